@@ -1,0 +1,205 @@
+"""The headless command line: ``python main.py <subcommand>`` (or ``explainable-cnn``).
+
+Every subcommand turns bad input into one line on stderr and exit status 2;
+a traceback means a bug.
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from cnn_core import paths
+from cnn_core.errors import UserError
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad option in one line with exit status 2."""
+
+    def error(self, message):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _build_parser():
+    from cnn_core.trainer import TrainConfig
+    d = TrainConfig()
+    parser = _Parser(prog="explainable-cnn",
+                     description="Train, evaluate and explain a small CNN written in pure NumPy. "
+                                 "Run with no subcommand to open the app.")
+    sub = parser.add_subparsers(dest="command", metavar="<subcommand>", parser_class=_Parser)
+
+    train = sub.add_parser("train", help="train a network and save it")
+    train.add_argument("--epochs", type=int, default=d.epochs, help=f"passes over the data (default {d.epochs})")
+    train.add_argument("--batch-size", type=int, default=d.batch_size,
+                       help=f"images per SGD step (default {d.batch_size})")
+    train.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate (default {d.lr})")
+    train.add_argument("--momentum", type=float, default=d.momentum, help=f"default {d.momentum}")
+    train.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"default {d.weight_decay}")
+    train.add_argument("--schedule", default=d.schedule, help="onecycle or constant (default onecycle)")
+    train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=d.augment,
+                       help="random small shifts, rotations and scalings (default on)")
+    train.add_argument("--train-size", type=int, default=None,
+                       help="how many training images to use (default: all of the data set)")
+    train.add_argument("--dataset", choices=["sample", "mnist"], default=d.dataset,
+                       help="bundled 5,000-image sample, or full MNIST (downloaded on first use)")
+    train.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
+    train.add_argument("--out", type=Path, default=Path("model.npz"), help="where to save the model")
+
+    evaluate = sub.add_parser("evaluate", help="accuracy, confusion matrix and per-class metrics")
+    evaluate.add_argument("--model", type=Path, default=paths.SHIPPED_MODEL)
+    evaluate.add_argument("--images", type=Path, help="IDX images (default: the validation split)")
+    evaluate.add_argument("--labels", type=Path, help="IDX labels matching --images")
+    evaluate.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
+    predict = sub.add_parser("predict", help="classify image files")
+    predict.add_argument("--model", type=Path, default=paths.SHIPPED_MODEL)
+    predict.add_argument("--json", action="store_true", help="a JSON list on stdout")
+    predict.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+
+    gradcheck = sub.add_parser("gradcheck", help="check every backward pass against numerical differences")
+    gradcheck.add_argument("--seed", type=int, default=0)
+
+    sub.add_parser("gui", help="open the app (the same as no subcommand)")
+    return parser
+
+
+def _progress(done, total, width=30):
+    filled = int(width * done / total)
+    sys.stderr.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    sys.stderr.flush()
+
+
+def cmd_train(args):
+    from cnn_core.data import load_dataset
+    from cnn_core.model_files import save_model
+    from cnn_core.network import Network
+    from cnn_core.trainer import TrainConfig, Trainer
+    train, val = load_dataset(args.dataset, seed=0)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                         momentum=args.momentum, weight_decay=args.weight_decay,
+                         augment=args.augment, schedule=args.schedule,
+                         train_size=args.train_size or len(train), dataset=args.dataset,
+                         seed=args.seed)
+    config.validate(len(train))
+    images, labels = train.as_float(), train.labels
+    if config.train_size < len(train):
+        images, labels = images[:config.train_size], labels[:config.train_size]
+    network = Network(seed=config.seed)
+    trainer = Trainer(network, images, labels, val.as_float(), val.labels, config)
+    print(f"training on {len(labels)} {args.dataset} images, validating on {len(val)}; "
+          f"{network.num_params():,} parameters", file=sys.stderr)
+    show_bar = sys.stderr.isatty()
+
+    def on_batch(record):
+        if show_bar:
+            _progress(record.batch, record.batches_per_epoch)
+
+    def on_epoch(r):
+        if show_bar:
+            sys.stderr.write("\r" + " " * 60 + "\r")
+        print(f"epoch {r.epoch:3d}/{config.epochs}  loss {r.train_loss:.4f}  "
+              f"train acc {r.train_accuracy:.2%}  val loss {r.val_loss:.4f}  "
+              f"val acc {r.val_accuracy:.2%}  {r.seconds:.1f}s", flush=True)
+
+    result = trainer.run(on_batch=on_batch, on_epoch=on_epoch)
+    if result.status == "diverged":
+        print(result.message, file=sys.stderr)
+    meta = {"training": vars(config), "history": trainer.history_as_dicts(),
+            "val_accuracy": trainer.history[-1].val_accuracy if trainer.history else None}
+    save_model(args.out, network, meta)
+    print(f"saved {args.out}", file=sys.stderr)
+    return 0 if result.status == "finished" else 1
+
+
+def _evaluation_data(args):
+    from cnn_core.data import load_images_and_labels, load_sample
+    if (args.images is None) != (args.labels is None):
+        raise UserError("give both --images and --labels, or neither")
+    if args.images is None:
+        return load_sample()[1]
+    images, labels = load_images_and_labels(args.images, args.labels)
+    return images.astype(np.float32)[:, None] / 255.0, labels
+
+
+def cmd_evaluate(args):
+    from cnn_core.metrics import classification_report
+    from cnn_core.model_files import load_model
+    network, _ = load_model(args.model)
+    data = _evaluation_data(args)
+    if isinstance(data, tuple):
+        images, labels = data
+    else:
+        images, labels = data.as_float(), data.labels
+    predicted = network.predict_logits(images).argmax(axis=1)
+    report = classification_report(labels, predicted)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"accuracy {report['accuracy']:.2%} on {report['n']} images")
+    print("confusion matrix (rows: true digit, columns: predicted)")
+    print("      " + "".join(f"{d:>6}" for d in range(10)))
+    for digit, row in enumerate(report["confusion"]):
+        print(f"{digit:>6}" + "".join(f"{v:>6}" for v in row))
+    print(f"{'digit':>6}{'precision':>11}{'recall':>9}{'f1':>8}{'support':>9}")
+    for digit, m in enumerate(report["per_class"]):
+        print(f"{digit:>6}{m['precision']:>11.3f}{m['recall']:>9.3f}{m['f1']:>8.3f}{m['support']:>9}")
+    return 0
+
+
+def cmd_predict(args):
+    from cli.image_files import load_image
+    from cnn_core.model_files import load_model
+    from cnn_core.preprocessing import preprocess
+    network, _ = load_model(args.model)
+    # Read every file first, so a bad one fails the command before any output.
+    inputs = np.stack([preprocess(load_image(path)) for path in args.images])[:, None]
+    probabilities = network.predict_proba(inputs)
+    results = [{"file": str(path), "digit": int(p.argmax()),
+                "probabilities": [round(float(v), 6) for v in p]}
+               for path, p in zip(args.images, probabilities)]
+    if args.json:
+        print(json.dumps(results))
+    else:
+        for r in results:
+            print(f"{r['file']}: {r['digit']} ({r['probabilities'][r['digit']]:.1%})")
+    return 0
+
+
+def cmd_gradcheck(args):
+    from cnn_core.gradcheck import check_layers, check_network, format_table
+    results = check_layers(args.seed) + check_network(seed=args.seed)
+    print(format_table(results))
+    failed = [r for r in results if not r.ok]
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
+            "gradcheck": cmd_gradcheck}
+
+
+def main(argv=None):
+    """Run a subcommand; with none (or ``gui``) open the app. Returns the exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    args = _build_parser().parse_args(argv)
+    if args.command in (None, "gui"):
+        from gui.app import run_app
+        return run_app()
+    try:
+        return COMMANDS[args.command](args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

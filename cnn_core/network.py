@@ -1,0 +1,189 @@
+"""The network as data: an ordered list of layers, run forward and backward.
+
+The public side speaks PyTorch's language: images ``(N, 1, 28, 28)``, logits
+``(N, 10)``, parameters by ``state_dict`` names (``"conv1.weight"``).  Inside,
+feature maps are channel-major ``(C, N, H, W)`` (see :mod:`cnn_core.layers`).
+"""
+import numpy as np
+
+from .layers import Conv2D, Dense, MaxPool2D, ReLU, layer_from_spec
+from .losses import softmax
+
+INPUT_SHAPE = (1, 28, 28)
+NUM_CLASSES = 10
+
+
+def default_architecture():
+    """The seed's network as a list of layer specs (427,210 parameters)."""
+    def conv(name, c_in, c_out):
+        return {"type": "conv", "name": name, "in_channels": c_in, "out_channels": c_out}
+    return [
+        conv("conv1", 1, 8), {"type": "relu", "name": "relu1"},
+        conv("conv2", 8, 16), {"type": "relu", "name": "relu2"},
+        {"type": "maxpool", "name": "pool1"},
+        conv("conv3", 16, 32), {"type": "relu", "name": "relu3"},
+        conv("conv4", 32, 64), {"type": "relu", "name": "relu4"},
+        {"type": "maxpool", "name": "pool2"},
+        {"type": "flatten", "name": "flatten"},
+        {"type": "dense", "name": "fc1", "in_features": 3136, "out_features": 128},
+        {"type": "relu", "name": "relu5"},
+        {"type": "dense", "name": "fc2", "in_features": 128, "out_features": NUM_CLASSES},
+    ]
+
+
+class Network:
+    """An ordered stack of layers with PyTorch-style parameter names.
+
+    Parameters
+    ----------
+    architecture : list of dict
+        Layer specs as returned by :func:`default_architecture`.
+    seed : int or None
+        Seed for He initialisation; ``None`` leaves the parameters at zero
+        (for loading weights from a file).
+    """
+
+    def __init__(self, architecture=None, seed=None):
+        self.architecture = [dict(s) for s in (architecture or default_architecture())]
+        self.layers = [layer_from_spec(s) for s in self.architecture]
+        self._check_shapes()
+        if seed is not None:
+            self.initialize(seed)
+
+    def _check_shapes(self):
+        shape = INPUT_SHAPE
+        for layer in self.layers:
+            if isinstance(layer, Conv2D) and shape[0] != layer.in_channels:
+                raise ValueError(f"{layer.name} expects {layer.in_channels} channels, gets {shape[0]}")
+            if isinstance(layer, Dense) and shape != (layer.in_features,):
+                raise ValueError(f"{layer.name} expects {layer.in_features} features, gets {shape}")
+            if isinstance(layer, MaxPool2D) and (shape[1] % 2 or shape[2] % 2):
+                raise ValueError(f"{layer.name} needs even height and width, gets {shape}")
+            shape = layer.output_shape(shape)
+        if shape != (NUM_CLASSES,):
+            raise ValueError(f"the network must end in {NUM_CLASSES} scores, not {shape}")
+
+    def initialize(self, seed):
+        """He-initialise every conv and dense layer from ``seed`` (reproducible)."""
+        rng = np.random.default_rng(seed)
+        for layer in self.layers:
+            if hasattr(layer, "init_he"):
+                layer.init_he(rng)
+
+    # --- parameters -------------------------------------------------------------------
+
+    def named_params(self):
+        """Yield ``(state_dict_name, array)`` for every parameter, in layer order."""
+        for layer in self.layers:
+            for key, value in layer.params.items():
+                yield f"{layer.name}.{key}", value
+
+    def named_grads(self):
+        """Yield ``(state_dict_name, gradient array)`` matching :meth:`named_params`."""
+        for layer in self.layers:
+            for key, value in layer.grads.items():
+                yield f"{layer.name}.{key}", value
+
+    def state_dict(self):
+        """Return a copy of the parameters, ``{"conv1.weight": (8, 1, 3, 3), ...}``."""
+        return {name: value.copy() for name, value in self.named_params()}
+
+    def load_state_dict(self, state):
+        """Copy arrays into the parameters; names and shapes must match exactly."""
+        own = dict(self.named_params())
+        missing = sorted(set(own) - set(state))
+        extra = sorted(set(state) - set(own))
+        if missing or extra:
+            raise ValueError(f"parameter names differ: missing {missing}, unexpected {extra}")
+        for name, value in own.items():
+            if state[name].shape != value.shape:
+                raise ValueError(f"{name} has shape {state[name].shape}, expected {value.shape}")
+        for name, value in own.items():
+            value[...] = state[name]
+
+    def num_params(self):
+        return sum(value.size for _, value in self.named_params())
+
+    @property
+    def dtype(self):
+        return next(self.named_params())[1].dtype
+
+    def copy(self, dtype=None):
+        """Return an independent network: copied weights, its own caches and gradients.
+
+        Explanations run on such a frozen copy so they never disturb training.
+        """
+        twin = Network(self.architecture)
+        for mine, theirs in zip(self.layers, twin.layers):
+            for key, value in mine.params.items():
+                theirs.params[key] = value.astype(dtype or value.dtype, copy=True)
+                theirs.grads[key] = np.zeros_like(theirs.params[key])
+        return twin
+
+    def layer(self, name):
+        """Return the layer called ``name`` (``KeyError`` if there is none)."""
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
+
+    def conv_layer_names(self):
+        return [layer.name for layer in self.layers if isinstance(layer, Conv2D)]
+
+    def relu_layers(self):
+        return [layer for layer in self.layers if isinstance(layer, ReLU)]
+
+    # --- passes ------------------------------------------------------------------------
+
+    def forward(self, images, record=False):
+        """Run the network on a batch.
+
+        Parameters
+        ----------
+        images : ndarray, (N, 1, 28, 28)
+            Pixel values in [0, 1]; cast to the network's dtype.
+        record : bool
+            Keep every layer's output in ``self.outputs`` (name -> channel-major
+            array ``(C, N, H, W)`` or rows ``(N, F)``) for explanations.
+
+        Returns
+        -------
+        logits : ndarray, (N, 10)
+        """
+        x = np.ascontiguousarray(np.asarray(images, self.dtype).transpose(1, 0, 2, 3))
+        self.outputs = {} if record else None
+        for layer in self.layers:
+            x = layer.forward(x)
+            if record:
+                self.outputs[layer.name] = x
+        return x
+
+    def backward(self, grad_logits, need_input_grad=False, record=False):
+        """Back-propagate ``grad_logits (N, 10)``, filling every layer's ``grads``.
+
+        With ``record``, ``self.output_grads`` maps each layer name to the
+        gradient with respect to that layer's output (same layout as
+        ``self.outputs``).  Returns the gradient with respect to the input
+        images ``(N, 1, 28, 28)`` when ``need_input_grad``, else ``None``.
+        """
+        grad = grad_logits
+        self.output_grads = {} if record else None
+        last = len(self.layers) - 1
+        for index in range(last, -1, -1):
+            layer = self.layers[index]
+            if record:
+                self.output_grads[layer.name] = grad
+            grad = layer.backward(grad, need_input_grad=need_input_grad or index > 0)
+        if not need_input_grad:
+            return None
+        return np.ascontiguousarray(grad.transpose(1, 0, 2, 3))
+
+    def predict_logits(self, images, chunk=256):
+        """Logits ``(N, 10)`` for any number of images, in memory-friendly chunks."""
+        images = np.asarray(images)
+        parts = [self.forward(images[i:i + chunk]).copy() for i in range(0, len(images), chunk)]
+        return np.concatenate(parts) if parts else np.zeros((0, NUM_CLASSES), self.dtype)
+
+    def predict_proba(self, images, chunk=256):
+        """Class probabilities ``(N, 10)`` (softmax of the logits)."""
+        return softmax(self.predict_logits(images, chunk))

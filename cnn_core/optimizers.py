@@ -1,0 +1,76 @@
+"""SGD with momentum and weight decay, and learning-rate schedules.
+
+The update follows PyTorch's ``torch.optim.SGD`` exactly, so the two engines can
+be compared step by step::
+
+    g = grad + weight_decay * w
+    v = momentum * v + g          (v = g on the first step)
+    w = w - lr * v
+"""
+import math
+
+import numpy as np
+
+
+class SGD:
+    """Stochastic gradient descent over a network's parameters.
+
+    ``lr`` and ``momentum`` may be changed between steps (the GUI does so
+    while training runs).
+    """
+
+    def __init__(self, network, lr=0.01, momentum=0.0, weight_decay=0.0):
+        self.network = network
+        self.lr = lr
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self._velocity = {name: np.zeros_like(p) for name, p in network.named_params()}
+        self._started = False
+
+    def step(self):
+        """Apply one update from the gradients the last backward pass left."""
+        for (name, param), (_, grad) in zip(self.network.named_params(), self.network.named_grads()):
+            g = grad + self.weight_decay * param if self.weight_decay else grad
+            v = self._velocity[name]
+            if self.momentum and self._started:
+                v *= self.momentum
+                v += g
+            else:
+                v[...] = g
+            param -= np.float32(self.lr) * v if param.dtype == np.float32 else self.lr * v
+        self._started = True
+
+    def reset(self):
+        """Forget the momentum (after restoring weights, the old velocity is stale)."""
+        self._started = False
+
+
+def constant_schedule(total_steps):
+    """Factor 1 at every step: the learning rate stays where it is set."""
+    return lambda step: 1.0
+
+
+def one_cycle_schedule(total_steps, warmup_fraction=0.3, div=25.0, final_div=1e4):
+    """Leslie Smith's one-cycle policy, as ``torch.optim.lr_scheduler.OneCycleLR``.
+
+    Returns ``factor(step)`` (step counted from 0) to multiply the peak learning
+    rate by: a cosine warm-up from ``1 / div`` to 1 over the first
+    ``warmup_fraction`` of the steps, then cosine annealing down to
+    ``1 / (div * final_div)``.  Factors rather than rates let a person change
+    the peak learning rate while training runs.
+    """
+    start, end = 1.0 / div, 1.0 / (div * final_div)
+    warm = max(1, int(round(warmup_fraction * total_steps)) - 1)
+    last = max(warm + 1, total_steps - 1)
+
+    def cosine(a, b, t):
+        return b + (a - b) * (1 + math.cos(math.pi * t)) / 2
+
+    def factor(step):
+        if step <= warm:
+            return cosine(start, 1.0, step / warm)
+        return cosine(1.0, end, min(1.0, (step - warm) / (last - warm)))
+    return factor
+
+
+SCHEDULES = {"onecycle": one_cycle_schedule, "constant": constant_schedule}

@@ -1,0 +1,288 @@
+"""The training loop: mini-batch SGD that reports as it goes and can be steered.
+
+:class:`Trainer` owns the position in the run (epoch, batch, shuffled order),
+so a run can be stopped and started again and continue where it was.  It
+reports a :class:`BatchRecord` after every batch and an :class:`EpochRecord`
+after every epoch through plain callbacks, and obeys a
+:class:`~cnn_core.control.TrainingControl` between batches.  No Qt here: the GUI
+wraps this loop in a worker thread.
+"""
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .augment import random_affine
+from .control import TrainingControl
+from .errors import ConfigError
+from .losses import cross_entropy
+from .optimizers import SCHEDULES, SGD
+
+# A mean cross-entropy this large means the logits have blown up (chance is 2.3).
+EXPLODED_LOSS = 1e3
+
+
+@dataclass
+class TrainConfig:
+    """Training settings; :meth:`validate` says in one line what is out of range."""
+
+    epochs: int = 15
+    batch_size: int = 64
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    augment: bool = True
+    schedule: str = "onecycle"
+    train_size: int = 4000
+    dataset: str = "sample"
+    seed: int = 0
+
+    def validate(self, available=None):
+        """Raise :class:`ConfigError` for a setting out of range.
+
+        ``available`` is the number of training images the data set has.
+        """
+        checks = [
+            (1 <= self.epochs <= 1000, f"epochs must be between 1 and 1000, not {self.epochs}"),
+            (1 <= self.batch_size <= 4096,
+             f"batch size must be between 1 and 4096, not {self.batch_size}"),
+            (math.isfinite(self.lr) and 0 < self.lr <= 100,
+             f"learning rate must be above 0 and at most 100, not {self.lr}"),
+            (math.isfinite(self.momentum) and 0 <= self.momentum < 1,
+             f"momentum must be at least 0 and below 1, not {self.momentum}"),
+            (math.isfinite(self.weight_decay) and 0 <= self.weight_decay <= 1,
+             f"weight decay must be between 0 and 1, not {self.weight_decay}"),
+            (self.schedule in SCHEDULES,
+             f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}"),
+            (self.dataset in ("sample", "mnist"),
+             f"dataset must be 'sample' or 'mnist', not {self.dataset!r}"),
+            (0 <= self.seed < 2**32, f"seed must be between 0 and 4294967295, not {self.seed}"),
+            (self.train_size >= 1, f"training-set size must be at least 1, not {self.train_size}"),
+        ]
+        if available is not None:
+            checks += [
+                (self.train_size <= available,
+                 f"training-set size {self.train_size} is larger than the {available} images available"),
+                (self.batch_size <= min(self.train_size, available),
+                 f"batch size {self.batch_size} is larger than the training set "
+                 f"({min(self.train_size, available)} images)"),
+            ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """What one batch did. ``epoch`` and ``batch`` count from 1."""
+
+    epoch: int
+    batch: int
+    batches_per_epoch: int
+    step: int
+    loss: float
+    accuracy: float
+    lr: float
+    grad_norms: dict
+    dead_relu: dict
+    seconds: float
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One epoch's summary; ``seconds`` is compute time (pauses excluded)."""
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+    seconds: float
+    lr: float
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """How a call to :meth:`Trainer.run` ended: ``finished``, ``stopped`` or ``diverged``."""
+
+    status: str
+    message: str
+    epochs_done: int
+    history: list = field(default_factory=list)
+
+
+def evaluate_loss_accuracy(network, images, labels, chunk=500):
+    """Mean cross-entropy and accuracy of ``network`` on ``images (N, 1, 28, 28)``."""
+    if len(labels) == 0:
+        return float("nan"), float("nan")
+    logits = network.predict_logits(images, chunk)
+    loss, _ = cross_entropy(logits, labels)
+    return loss, float((logits.argmax(axis=1) == labels).mean())
+
+
+def layer_grad_norms(network):
+    """Euclidean norm of each parametrised layer's gradients (weight and bias together)."""
+    return {layer.name: math.sqrt(sum(float(np.vdot(g, g)) for g in layer.grads.values()))
+            for layer in network.layers if layer.grads}
+
+
+class Trainer:
+    """Train ``network`` on arrays of images and labels.
+
+    Parameters
+    ----------
+    network : Network
+    train_images, val_images : ndarray, float32 (N, 1, 28, 28) in [0, 1]
+    train_labels, val_labels : ndarray of int, (N,)
+    config : TrainConfig
+        ``lr`` and ``momentum`` are read at every step, so they may change mid-run.
+    track_health : bool
+        Also report the fraction of dead ReLU units per batch (for the GUI).
+    """
+
+    def __init__(self, network, train_images, train_labels, val_images, val_labels,
+                 config=None, track_health=False):
+        self.config = config or TrainConfig()
+        self.config.validate(len(train_labels))
+        self.network = network
+        self.train_images, self.train_labels = train_images, np.asarray(train_labels, np.int64)
+        self.val_images, self.val_labels = val_images, np.asarray(val_labels, np.int64)
+        self.track_health = track_health
+        self.optimizer = SGD(network, self.config.lr, self.config.momentum, self.config.weight_decay)
+        self._shuffle_rng = np.random.default_rng([self.config.seed, 1])
+        self._augment_rng = np.random.default_rng([self.config.seed, 2])
+        self._last_good = network.state_dict()
+        self.history = []                       # EpochRecord per finished epoch
+        self.snapshots = {0: network.state_dict()}
+        self.epoch = 0                          # finished epochs
+        self.batch = 0                          # finished batches in the current epoch
+        self._order = None
+        self._epoch_sums = [0.0, 0.0, 0.0]      # loss sum, correct count, seconds
+
+    @property
+    def batches_per_epoch(self):
+        return math.ceil(len(self.train_labels) / self.config.batch_size)
+
+    @property
+    def step_count(self):
+        return self.epoch * self.batches_per_epoch + self.batch
+
+    def learning_rate(self, step=None):
+        """The learning rate the schedule gives at ``step`` (default: the next one)."""
+        total = self.config.epochs * self.batches_per_epoch
+        factor = SCHEDULES[self.config.schedule](total)
+        return self.config.lr * factor(self.step_count if step is None else step)
+
+    def run(self, control=None, on_batch=None, on_epoch=None):
+        """Train until ``config.epochs`` are done, the control stops it, or it diverges.
+
+        Returns a :class:`TrainResult`.  Safe to call again after a stop: it
+        continues from the same epoch and batch.
+        """
+        control = control or TrainingControl()
+        self.config.validate(len(self.train_labels))
+        while self.epoch < self.config.epochs:
+            if self._order is None:
+                self._order = self._shuffle_rng.permutation(len(self.train_labels))
+            while self.batch < self.batches_per_epoch:
+                if not control.wait_for_batch():
+                    return self._result("stopped", f"stopped at epoch {self.epoch + 1} "
+                                                   f"batch {self.batch}")
+                record = self._train_batch()
+                if record is None:
+                    return self._result("diverged", self._divergence_message())
+                if on_batch:
+                    on_batch(record)
+            epoch_record = self._finish_epoch()
+            control.epoch_finished()
+            if on_epoch:
+                on_epoch(epoch_record)
+        return self._result("finished", f"finished {self.epoch} epochs")
+
+    def _result(self, status, message):
+        return TrainResult(status, message, self.epoch, list(self.history))
+
+    def _next_batch(self):
+        size = self.config.batch_size
+        picks = self._order[self.batch * size:(self.batch + 1) * size]
+        images = self.train_images[picks]
+        if self.config.augment:
+            images = random_affine(images, self._augment_rng)
+        return images, self.train_labels[picks]
+
+    def _train_batch(self):
+        """One SGD step; returns a BatchRecord, or None (weights restored) on divergence."""
+        started = time.perf_counter()
+        images, labels = self._next_batch()
+        lr = self.learning_rate()
+        logits = self.network.forward(images)
+        loss, grad = cross_entropy(logits, labels)
+        self._diverged_lr = lr
+        if not (math.isfinite(loss) and loss < EXPLODED_LOSS):
+            self._restore_last_good(loss)
+            return None
+        self.network.backward(grad)
+        grad_norms = layer_grad_norms(self.network)
+        if not all(math.isfinite(n) for n in grad_norms.values()):
+            self._restore_last_good(float("inf"))
+            return None
+        for name, value in self.network.named_params():
+            self._last_good[name][...] = value
+        self.optimizer.lr, self.optimizer.momentum = lr, self.config.momentum
+        self.optimizer.weight_decay = self.config.weight_decay
+        self.optimizer.step()
+        correct = int((logits.argmax(axis=1) == labels).sum())
+        dead = {r.name: r.dead_fraction() for r in self.network.relu_layers()} \
+            if self.track_health else {}
+        self.batch += 1
+        seconds = time.perf_counter() - started
+        sums = self._epoch_sums
+        sums[0] += loss * len(labels)
+        sums[1] += correct
+        sums[2] += seconds
+        return BatchRecord(self.epoch + 1, self.batch, self.batches_per_epoch, self.step_count,
+                           loss, correct / len(labels), lr, grad_norms, dead, seconds)
+
+    def _restore_last_good(self, loss):
+        self._diverged_loss = loss
+        self.network.load_state_dict(self._last_good)
+        self.optimizer.reset()
+
+    def _divergence_message(self):
+        loss = self._diverged_loss
+        what = "the loss became NaN" if math.isnan(loss) else (
+            "the loss became infinite" if math.isinf(loss) else f"the loss exploded to {loss:.3g}")
+        return (f"diverged at epoch {self.epoch + 1} batch {self.batch + 1}: {what}; "
+                f"learning rate {self._diverged_lr:g} is too high. "
+                f"The weights from the last good step were restored.")
+
+    def _finish_epoch(self):
+        n = len(self.train_labels)
+        loss_sum, correct, seconds = self._epoch_sums
+        val_loss, val_acc = evaluate_loss_accuracy(self.network, self.val_images, self.val_labels)
+        self.epoch += 1
+        record = EpochRecord(self.epoch, loss_sum / n, correct / n, val_loss, val_acc,
+                             seconds, self.learning_rate(self.step_count - 1))
+        self.history.append(record)
+        self.snapshots[self.epoch] = self.network.state_dict()
+        self.batch, self._order, self._epoch_sums = 0, None, [0.0, 0.0, 0.0]
+        return record
+
+    def rewind_to(self, epoch):
+        """Go back to the weights at the end of ``epoch`` and forget what came after.
+
+        Training started again continues from epoch ``epoch + 1``.
+        """
+        if epoch not in self.snapshots:
+            raise ConfigError(f"there is no snapshot of epoch {epoch}")
+        self.network.load_state_dict(self.snapshots[epoch])
+        self.snapshots = {e: s for e, s in self.snapshots.items() if e <= epoch}
+        self.history = [r for r in self.history if r.epoch <= epoch]
+        self.epoch, self.batch, self._order = epoch, 0, None
+        self._epoch_sums = [0.0, 0.0, 0.0]
+        self.optimizer.reset()
+
+    def history_as_dicts(self):
+        """The epoch history as plain dicts (for JSON model metadata and CSV)."""
+        return [asdict(r) for r in self.history]

@@ -1,0 +1,30 @@
+"""Every backward pass against central differences in float64 (the issue's 1e-6 bar)."""
+import numpy as np
+import pytest
+
+from cnn_core.gradcheck import TOLERANCE, check_layers, check_network, relative_error
+from cnn_core.layers import MaxPool2D
+
+
+@pytest.mark.parametrize("result", check_layers(seed=1), ids=lambda r: f"{r.name}-{r.what}")
+def test_each_layer_matches_numerical_gradient(result):
+    assert result.error < TOLERANCE
+
+
+@pytest.mark.parametrize("result", check_network(seed=2), ids=lambda r: f"{r.what}")
+def test_whole_network_matches_numerical_gradient(result):
+    assert result.error < TOLERANCE
+
+
+def test_gradcheck_detects_a_wrong_gradient():
+    analytic = np.array([1.0, 2.0, 3.0])
+    assert relative_error(analytic, analytic) == 0
+    assert relative_error(analytic, analytic * 1.01) > TOLERANCE
+
+
+def test_maxpool_sends_tied_gradient_to_the_first_maximum_only():
+    pool = MaxPool2D("pool")
+    x = np.zeros((1, 1, 2, 2))                  # a flat background: all four tie
+    pool.forward(x)
+    grad = pool.backward(np.ones((1, 1, 1, 1)))
+    assert grad.sum() == 1 and grad[0, 0, 0, 0] == 1
