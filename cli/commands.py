@@ -69,6 +69,7 @@ def _build_parser():
     gradcheck = sub.add_parser("gradcheck", help="check every backward pass against numerical differences")
     gradcheck.add_argument("--seed", type=int, default=0)
 
+    sub.add_parser("download", help="download the full MNIST data set into the user's data folder")
     sub.add_parser("gui", help="open the app (the same as no subcommand)")
     return parser
 
@@ -79,8 +80,26 @@ def _progress(done, total, width=30):
     sys.stderr.flush()
 
 
+def _download_progress(name, done, total):
+    of_total = f" of {total / 1e6:.1f}" if total else ""
+    sys.stderr.write(f"\r  {name}: {done / 1e6:.1f}{of_total} MB   ")
+    sys.stderr.flush()
+
+
+def cmd_download(args):
+    from cnn_core.download import download_mnist
+    folder = download_mnist(progress=_download_progress)
+    print(f"\nMNIST is in {folder}", file=sys.stderr)
+    return 0
+
+
 def cmd_train(args):
     from cnn_core.data import load_dataset
+    from cnn_core.download import download_mnist, is_mnist_downloaded
+    if args.dataset == "mnist" and not is_mnist_downloaded():
+        print("full MNIST is not downloaded yet; downloading it now", file=sys.stderr)
+        download_mnist(progress=_download_progress)
+        print(file=sys.stderr)
     from cnn_core.model_files import save_model
     from cnn_core.network import Network
     from cnn_core.trainer import TrainConfig, Trainer
@@ -184,7 +203,7 @@ def cmd_gradcheck(args):
     return 1 if failed else 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
+COMMANDS = {"download": cmd_download, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
             "gradcheck": cmd_gradcheck}
 
 

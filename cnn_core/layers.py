@@ -135,15 +135,6 @@ class ReLU(Layer):
     def backward(self, grad, need_input_grad=True):
         return grad * self._active
 
-    def dead_fraction(self):
-        """Fraction of units (channel × position) that were zero for every sample.
-
-        Uses the last forward pass; channel-major maps ``(C, N, H, W)`` reduce
-        over ``N`` (axis 1), dense rows ``(N, F)`` over axis 0.
-        """
-        axis = 1 if self._active.ndim == 4 else 0
-        return float(1.0 - self._active.any(axis=axis).mean())
-
 
 class MaxPool2D(Layer):
     """2×2 max-pooling with stride 2 on ``(C, N, H, W)``, H and W even.

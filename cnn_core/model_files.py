@@ -58,7 +58,7 @@ def _read_arrays(path):
     try:
         with np.load(path, allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
-    except (zipfile.BadZipFile, EOFError) as exc:
+    except (zipfile.BadZipFile, EOFError):
         raise ModelFileError(f"{path.name}: not a model file (not a valid .npz archive)") from None
     except (ValueError, OSError, KeyError) as exc:
         raise ModelFileError(f"{path.name}: corrupt model file ({exc})") from None

@@ -120,6 +120,15 @@ class Network:
                 theirs.grads[key] = np.zeros_like(theirs.params[key])
         return twin
 
+    def replica(self):
+        """Return a network that shares this one's parameter arrays but has its own
+        caches and gradients (for running pieces of a batch on other threads)."""
+        twin = Network(self.architecture)
+        for mine, theirs in zip(self.layers, twin.layers):
+            theirs.params = mine.params
+            theirs.grads = {key: np.zeros_like(value) for key, value in mine.params.items()}
+        return twin
+
     def layer(self, name):
         """Return the layer called ``name`` (``KeyError`` if there is none)."""
         for layer in self.layers:

@@ -18,6 +18,7 @@ from .control import TrainingControl
 from .errors import ConfigError
 from .losses import cross_entropy
 from .optimizers import SCHEDULES, SGD
+from .parallel import DataParallel
 
 # A mean cross-entropy this large means the logits have blown up (chance is 2.3).
 EXPLODED_LOSS = 1e3
@@ -112,11 +113,14 @@ class TrainResult:
     history: list = field(default_factory=list)
 
 
-def evaluate_loss_accuracy(network, images, labels, chunk=500):
-    """Mean cross-entropy and accuracy of ``network`` on ``images (N, 1, 28, 28)``."""
+def evaluate_loss_accuracy(model, images, labels):
+    """Mean cross-entropy and accuracy on ``images (N, 1, 28, 28)``.
+
+    ``model`` is a Network or a DataParallel (anything with ``predict_logits``).
+    """
     if len(labels) == 0:
         return float("nan"), float("nan")
-    logits = network.predict_logits(images, chunk)
+    logits = model.predict_logits(images)
     loss, _ = cross_entropy(logits, labels)
     return loss, float((logits.argmax(axis=1) == labels).mean())
 
@@ -139,16 +143,22 @@ class Trainer:
         ``lr`` and ``momentum`` are read at every step, so they may change mid-run.
     track_health : bool
         Also report the fraction of dead ReLU units per batch (for the GUI).
+    workers : int or None
+        Threads to split each batch over (default: see
+        :func:`~cnn_core.parallel.default_workers`).  The GUI uses one fewer
+        than the cores, to keep a core for itself.
     """
 
     def __init__(self, network, train_images, train_labels, val_images, val_labels,
-                 config=None, track_health=False):
+                 config=None, track_health=False, workers=None):
         self.config = config or TrainConfig()
         self.config.validate(len(train_labels))
         self.network = network
         self.train_images, self.train_labels = train_images, np.asarray(train_labels, np.int64)
         self.val_images, self.val_labels = val_images, np.asarray(val_labels, np.int64)
         self.track_health = track_health
+        self.workers = workers
+        self._parallel = None
         self.optimizer = SGD(network, self.config.lr, self.config.momentum, self.config.weight_decay)
         self._shuffle_rng = np.random.default_rng([self.config.seed, 1])
         self._augment_rng = np.random.default_rng([self.config.seed, 2])
@@ -182,6 +192,11 @@ class Trainer:
         """
         control = control or TrainingControl()
         self.config.validate(len(self.train_labels))
+        # The threads live only as long as this call, so a trainer left behind holds none.
+        with DataParallel(self.network, self.workers) as self._parallel:
+            return self._run(control, on_batch, on_epoch)
+
+    def _run(self, control, on_batch, on_epoch):
         while self.epoch < self.config.epochs:
             if self._order is None:
                 self._order = self._shuffle_rng.permutation(len(self.train_labels))
@@ -216,13 +231,11 @@ class Trainer:
         started = time.perf_counter()
         images, labels = self._next_batch()
         lr = self.learning_rate()
-        logits = self.network.forward(images)
-        loss, grad = cross_entropy(logits, labels)
+        loss, logits = self._parallel.train_step(images, labels)
         self._diverged_lr = lr
         if not (math.isfinite(loss) and loss < EXPLODED_LOSS):
             self._restore_last_good(loss)
             return None
-        self.network.backward(grad)
         grad_norms = layer_grad_norms(self.network)
         if not all(math.isfinite(n) for n in grad_norms.values()):
             self._restore_last_good(float("inf"))
@@ -233,8 +246,7 @@ class Trainer:
         self.optimizer.weight_decay = self.config.weight_decay
         self.optimizer.step()
         correct = int((logits.argmax(axis=1) == labels).sum())
-        dead = {r.name: r.dead_fraction() for r in self.network.relu_layers()} \
-            if self.track_health else {}
+        dead = self._parallel.dead_relu_fractions(len(labels)) if self.track_health else {}
         self.batch += 1
         seconds = time.perf_counter() - started
         sums = self._epoch_sums
@@ -260,7 +272,7 @@ class Trainer:
     def _finish_epoch(self):
         n = len(self.train_labels)
         loss_sum, correct, seconds = self._epoch_sums
-        val_loss, val_acc = evaluate_loss_accuracy(self.network, self.val_images, self.val_labels)
+        val_loss, val_acc = evaluate_loss_accuracy(self._parallel, self.val_images, self.val_labels)
         self.epoch += 1
         record = EpochRecord(self.epoch, loss_sum / n, correct / n, val_loss, val_acc,
                              seconds, self.learning_rate(self.step_count - 1))

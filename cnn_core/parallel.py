@@ -1,0 +1,130 @@
+"""Data parallelism on Python threads: split a batch, run the pieces at once, add up.
+
+NumPy releases the GIL inside BLAS calls and large array operations, so
+threads give real parallelism here.  Each thread drives its own *replica* of
+the network: the same parameter arrays, but its own caches and gradient
+buffers.  With single-threaded BLAS (``OPENBLAS_NUM_THREADS=1``, which
+``main.py`` sets) this beats one multi-threaded BLAS call per layer, because the
+im2col copies, pooling and ReLUs run in parallel too.  The split and the order
+of summation are fixed, so results are still bit-for-bit repeatable.
+"""
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .losses import cross_entropy
+
+_BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def default_workers():
+    """How many Python threads to train with, without oversubscribing the cores.
+
+    All cores when BLAS was told to use one thread (``main.py`` does that);
+    otherwise one, since multi-threaded BLAS already uses every core.
+    """
+    single_blas = any(os.environ.get(name) == "1" for name in _BLAS_THREAD_VARIABLES)
+    return max(1, os.cpu_count() or 1) if single_blas else 1
+
+
+class DataParallel:
+    """Run forward and backward passes of ``network`` on ``workers`` threads.
+
+    Gradients end up in ``network``'s own ``grads``, as after a plain
+    backward pass, so the optimizer does not know the difference.
+    """
+
+    def __init__(self, network, workers=None):
+        self.network = network
+        self.workers = max(1, workers or default_workers())
+        self.replicas = [network] + [network.replica() for _ in range(self.workers - 1)]
+        self._pool = ThreadPoolExecutor(self.workers - 1) if self.workers > 1 else None
+
+    def close(self):
+        """Let the worker threads end (idempotent)."""
+        if self._pool:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _map(self, function, pieces):
+        """``function(replica, piece)`` for each piece; the first runs on this thread."""
+        if self._pool is None or len(pieces) == 1:
+            return [function(self.replicas[0], pieces[0])] + \
+                   [function(self.replicas[0], p) for p in pieces[1:]]
+        futures = [self._pool.submit(function, replica, piece)
+                   for replica, piece in zip(self.replicas[1:], pieces[1:])]
+        return [function(self.replicas[0], pieces[0])] + [f.result() for f in futures]
+
+    def _split(self, n):
+        count = min(self.workers, n)
+        bounds = np.linspace(0, n, count + 1).astype(int)
+        return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+    def train_step(self, images, labels):
+        """Forward and backward on a batch; gradients summed into ``network.grads``.
+
+        Parameters
+        ----------
+        images : ndarray, (N, 1, 28, 28)
+        labels : ndarray of int, (N,)
+
+        Returns
+        -------
+        loss : float
+            Mean cross-entropy over the whole batch (may be NaN or inf).
+        logits : ndarray, (N, 10)
+        """
+        n = len(labels)
+
+        def piece(replica, part):
+            logits = replica.forward(images[part])
+            loss, grad = cross_entropy(logits, labels[part])
+            if np.isfinite(loss):
+                grad *= (part.stop - part.start) / n     # each piece's mean → the batch mean
+                replica.backward(grad)
+            return loss * (part.stop - part.start), logits.copy()
+
+        parts = self._split(n)
+        results = self._map(piece, parts)
+        for replica in self.replicas[1:len(parts)]:
+            for mine, theirs in zip(self.network.layers, replica.layers):
+                for key, grad in mine.grads.items():
+                    grad += theirs.grads[key]
+        loss = sum(r[0] for r in results) / n
+        return loss, np.concatenate([r[1] for r in results])
+
+    def predict_logits(self, images, chunk=256):
+        """Logits ``(N, 10)`` for any number of images, chunks spread over the threads."""
+        starts = range(0, len(images), chunk)
+        if len(starts) == 0:
+            return self.network.predict_logits(images)
+        pieces = [slice(s, s + chunk) for s in starts]
+        out = []
+        for first in range(0, len(pieces), self.workers):
+            group = pieces[first:first + self.workers]
+            if self._pool is None:
+                out += [self.network.forward(images[p]).copy() for p in group]
+                continue
+            futures = [self._pool.submit(lambda r, p: r.forward(images[p]).copy(), replica, p)
+                       for replica, p in zip(self.replicas[1:], group[1:])]
+            out.append(self.network.forward(images[group[0]]).copy())
+            out += [f.result() for f in futures]
+        return np.concatenate(out)
+
+    def dead_relu_fractions(self, pieces):
+        """Fraction of ReLU units inactive for every sample of the last batch, per layer."""
+        fractions = {}
+        for index, relu in enumerate(self.network.relu_layers()):
+            axis = 1 if relu._active.ndim == 4 else 0
+            alive = relu._active.any(axis=axis)
+            for replica in self.replicas[1:pieces]:
+                alive |= replica.relu_layers()[index]._active.any(axis=axis)
+            fractions[relu.name] = float(1.0 - alive.mean())
+        return fractions
