@@ -222,3 +222,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # Output piped into `head` and the like: the reader has gone, which is fine.
+        sys.stderr.close()
+        return 0

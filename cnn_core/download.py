@@ -158,7 +158,17 @@ def _failure_message(name, failures):
     return f"cannot download {name}: {headline} [{details}]; {_SAMPLE_STILL_WORKS}"
 
 
-def download_mnist(cache_dir=None, mirrors=MIRRORS, progress=None, should_cancel=None,
+def configured_mirrors():
+    """The mirrors to use: only ``EXPLAINABLE_CNN_MNIST_MIRROR`` (one base URL) if set.
+
+    Lets a person behind a proxy, or a classroom with a local copy, point the
+    app at their own server.
+    """
+    own = os.environ.get("EXPLAINABLE_CNN_MNIST_MIRROR")
+    return (own.rstrip("/") + "/",) if own else MIRRORS
+
+
+def download_mnist(cache_dir=None, mirrors=None, progress=None, should_cancel=None,
                    timeout=20, checksums=None):
     """Download the four MNIST files into the cache folder, verifying each.
 
@@ -167,8 +177,9 @@ def download_mnist(cache_dir=None, mirrors=MIRRORS, progress=None, should_cancel
     cache_dir : str or Path, optional
         Destination folder, created if needed; default
         :func:`cnn_core.paths.mnist_cache_dir`.
-    mirrors : sequence of str
-        Base URLs ending in ``/``, tried in order for every file.
+    mirrors : sequence of str, optional
+        Base URLs ending in ``/``, tried in order for every file; default
+        :func:`configured_mirrors`.
     progress : callable, optional
         ``progress(file_name, bytes_done, bytes_total_or_None)``, called after
         every chunk (and once for a file that is already present).
@@ -194,6 +205,7 @@ def download_mnist(cache_dir=None, mirrors=MIRRORS, progress=None, should_cancel
     """
     cache_dir = Path(cache_dir) if cache_dir is not None else paths.mnist_cache_dir()
     checksums = MNIST_MD5 if checksums is None else checksums
+    mirrors = configured_mirrors() if mirrors is None else mirrors
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         for name, md5 in checksums.items():

@@ -1,0 +1,195 @@
+"""Pixel attributions: saliency, SmoothGrad, Integrated Gradients and occlusion.
+
+Each function explains the score ``S`` of a target class (default: the
+predicted one), or ``S = logit[target] - logit[contrast]`` in contrast mode,
+and returns an :class:`Attribution`: the method's own signed map ``raw`` and a
+``heatmap`` in [0, 1] for display and for ranking pixels.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConfigError
+from .passes import (SIDE, as_batch, class_scores, input_gradients, normalise, resolve_targets,
+                     score_seed)
+
+#: Integrated Gradients steps used when the caller names none.  The network is
+#: piecewise linear, so the path integral has kinks that the midpoint rule
+#: averages out only with enough steps: 64 keeps the completeness gap under
+#: 1 % of ``S(x) - S(baseline)`` on the validation digits (tested).
+IG_STEPS = 64
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Per-pixel attribution for a batch.
+
+    ``raw`` is signed, in the method's units; ``heatmap`` is what the method
+    shows as evidence for the score, scaled to [0, 1] per image.
+    """
+
+    raw: np.ndarray          # (N, 28, 28) float32
+    heatmap: np.ndarray      # (N, 28, 28) float32
+    logits: np.ndarray       # (N, 10) of the images themselves
+    targets: np.ndarray      # (N,)
+    contrasts: np.ndarray    # (N,) or None
+
+
+def _prepare(network, images, target, contrast):
+    batch = as_batch(images, network.dtype)
+    logits = network.predict_logits(batch)
+    targets, contrasts = resolve_targets(logits, target, contrast)
+    return batch, logits, targets, contrasts
+
+
+def saliency(network, images, target=None, contrast=None):
+    """Gradient of the score with respect to the pixels (Simonyan et al. 2014).
+
+    ``raw`` is the gradient; ``heatmap`` its normalised absolute value.
+    """
+    batch = as_batch(images, network.dtype)
+    logits = network.forward(batch).copy()
+    targets, contrasts = resolve_targets(logits, target, contrast)
+    grads = network.backward(score_seed(targets, contrasts, network.dtype), need_input_grad=True)
+    raw = grads[:, 0].copy()
+    return Attribution(raw, normalise(np.abs(raw)), logits, targets, contrasts)
+
+
+def smooth_grad(network, images, target=None, contrast=None, samples=25, noise=0.15, seed=0):
+    """SmoothGrad (Smilkov et al. 2017): gradients averaged over noisy copies.
+
+    Parameters
+    ----------
+    samples : int
+        Noisy copies per image, all in one batch.
+    noise : float
+        Standard deviation of the Gaussian noise, as a fraction of the pixel
+        range (1.0).
+    seed : int
+        Seed of the noise: the same call gives the same map.
+
+    Returns
+    -------
+    Attribution
+        ``raw`` is the mean gradient; ``heatmap`` the normalised mean of the
+        absolute gradients (the paper's visualisation).
+    """
+    if samples < 1 or not noise >= 0:
+        raise ConfigError(f"SmoothGrad needs samples >= 1 and noise >= 0, not {samples}, {noise}")
+    batch, logits, targets, contrasts = _prepare(network, images, target, contrast)
+    rng = np.random.default_rng(seed)
+    noisy = np.repeat(batch, samples, axis=0)
+    noisy += rng.normal(0.0, noise, noisy.shape).astype(noisy.dtype)
+    _, grads = input_gradients(network, noisy, np.repeat(targets, samples),
+                               None if contrasts is None else np.repeat(contrasts, samples))
+    grads = grads.reshape(len(batch), samples, SIDE, SIDE)
+    return Attribution(grads.mean(axis=1), normalise(np.abs(grads).mean(axis=1)),
+                       logits, targets, contrasts)
+
+
+def integrated_gradients(network, images, target=None, contrast=None, steps=IG_STEPS,
+                         baseline=None):
+    """Integrated Gradients (Sundararajan et al. 2017) along the straight path.
+
+    The path integral is the midpoint rule over ``steps`` points, all run as
+    one batch per image.  Completeness: ``raw.sum()`` approximates
+    ``S(image) - S(baseline)``.
+
+    Parameters
+    ----------
+    steps : int
+        Points on the path (default :data:`IG_STEPS`).
+    baseline : array_like, (28, 28) or None
+        The reference image; ``None`` is black (all zeros), which for MNIST is
+        the empty page.
+
+    Returns
+    -------
+    Attribution
+        ``raw`` is the signed attribution; ``heatmap`` its normalised
+        positive part (pixels that raise the score).
+    """
+    if steps < 1:
+        raise ConfigError(f"Integrated Gradients needs at least 1 step, not {steps}")
+    batch, logits, targets, contrasts = _prepare(network, images, target, contrast)
+    base = np.zeros((SIDE, SIDE), batch.dtype) if baseline is None else \
+        as_batch(baseline, batch.dtype)[0, 0]
+    alphas = ((np.arange(steps) + 0.5) / steps).astype(batch.dtype)[:, None, None, None]
+    raw = np.empty((len(batch), SIDE, SIDE), np.float32)
+    for i, image in enumerate(batch):
+        path = base + alphas * (image - base)
+        chosen = np.full(steps, targets[i])
+        against = None if contrasts is None else np.full(steps, contrasts[i])
+        _, grads = input_gradients(network, path, chosen, against)
+        raw[i] = (image[0] - base) * grads.mean(axis=0, dtype=np.float64)
+    return Attribution(raw, normalise(raw), logits, targets, contrasts)
+
+
+def completeness_gap(network, attribution, images, baseline=None):
+    """How far IG's attributions miss ``S(x) - S(baseline)``, relatively, per image.
+
+    Returns ``|sum(raw) - (S(x) - S(b))| / |S(x) - S(b)|``, ``(N,)``.
+    """
+    batch = as_batch(images, network.dtype)
+    base = np.zeros_like(batch[:1]) if baseline is None else as_batch(baseline, batch.dtype)
+    base_logits = np.repeat(network.predict_logits(base), len(batch), axis=0)
+    a = attribution
+    change = class_scores(a.logits, a.targets, a.contrasts) - class_scores(base_logits, a.targets, a.contrasts)
+    total = a.raw.reshape(len(batch), -1).sum(axis=1, dtype=np.float64)
+    return np.abs(total - change) / np.maximum(np.abs(change), 1e-12)
+
+
+def occlusion(network, images, target=None, contrast=None, patch=4, stride=2, fill=0.0,
+              chunk=256):
+    """Occlusion sensitivity (Zeiler & Fergus 2014): how much the score drops
+    when a ``patch × patch`` square is painted ``fill``.
+
+    Patches slide by ``stride`` and always reach the far edges.  A patch that
+    changes no pixel (all already ``fill``, e.g. black page around a digit)
+    cannot change the score, so it is not run at all.
+
+    Returns
+    -------
+    Attribution
+        ``raw`` is, per pixel, the mean score drop of the patches covering
+        it (positive: the pixel helped the score); ``heatmap`` its normalised
+        positive part.
+    """
+    if not 1 <= patch <= SIDE or stride < 1:
+        raise ConfigError(f"occlusion needs a patch of 1 to {SIDE} pixels and a stride of at "
+                          f"least 1, not patch {patch}, stride {stride}")
+    batch, logits, targets, contrasts = _prepare(network, images, target, contrast)
+    starts = list(range(0, SIDE - patch + 1, stride))
+    if starts[-1] != SIDE - patch:
+        starts.append(SIDE - patch)
+    corners = [(y, x) for y in starts for x in starts]
+    coverage = np.zeros((SIDE, SIDE), np.float32)
+    for y, x in corners:
+        coverage[y:y + patch, x:x + patch] += 1
+    raw = np.empty((len(batch), SIDE, SIDE), np.float32)
+    for i, image in enumerate(batch):
+        drops = _patch_drops(network, image[0], corners, patch, fill, targets[i],
+                             None if contrasts is None else contrasts[i], logits[i], chunk)
+        total = np.zeros((SIDE, SIDE), np.float32)
+        for (y, x), drop in zip(corners, drops):
+            total[y:y + patch, x:x + patch] += drop
+        raw[i] = total / coverage
+    return Attribution(raw, normalise(raw), logits, targets, contrasts)
+
+
+def _patch_drops(network, image, corners, patch, fill, target, contrast, logits, chunk):
+    """Score drop ``(len(corners),)`` for each occluded copy of ``image (28, 28)``."""
+    changes = image != fill
+    live = [k for k, (y, x) in enumerate(corners) if changes[y:y + patch, x:x + patch].any()]
+    drops = np.zeros(len(corners), np.float32)
+    if not live:
+        return drops
+    copies = np.repeat(image[None, None], len(live), axis=0)
+    for row, k in enumerate(live):
+        y, x = corners[k]
+        copies[row, 0, y:y + patch, x:x + patch] = fill
+    occluded = network.predict_logits(copies, chunk)
+    against = None if contrast is None else np.full(len(live), contrast)
+    original = class_scores(logits[None], np.array([target]), None if contrast is None else np.array([contrast]))
+    drops[live] = original[0] - class_scores(occluded, np.full(len(live), target), against)
+    return drops

@@ -1,0 +1,169 @@
+"""Class activation maps: one base class, and each method says only how it weighs channels.
+
+The base class runs the network once forward and once backward, recording
+every layer, so the maps of all conv layers come from a single pass.  A
+subclass implements :meth:`CAM.weights`, turning the feature maps ``A`` and
+the gradients ``dS/dA`` of the explained score ``S`` into weights that
+broadcast against ``A``; the map is ``relu(sum_c weights * A)``.  This is the
+structure of pytorch-grad-cam.
+
+References: Selvaraju et al. 2017 (Grad-CAM), Chattopadhay et al. 2018
+(Grad-CAM++), Draelos & Carin 2020 (HiResCAM), Jiang et al. 2021 (LayerCAM).
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from .passes import as_batch, feature_layer, normalise, resolve_targets, score_seed, upsample
+
+_EPS = 1e-7
+
+
+@dataclass(frozen=True)
+class RecordedPass:
+    """One forward and backward pass with every layer's output and gradient.
+
+    ``outputs`` and ``gradients`` are the network's channel-major records
+    ``(C, N, H, W)`` / ``(N, F)``; they stay valid only until the network's
+    next pass, so consume them at once (or copy).
+    """
+
+    logits: np.ndarray       # (N, 10), a copy
+    targets: np.ndarray      # (N,)
+    contrasts: np.ndarray    # (N,) or None
+    outputs: dict
+    gradients: dict
+
+
+def record_pass(network, images, target=None, contrast=None):
+    """Forward and backward ``images`` once, recording every layer.
+
+    Parameters
+    ----------
+    network : Network
+        A frozen copy.
+    images : array_like, (N, 1, 28, 28) or (28, 28)
+    target, contrast : int, sequence or None
+        See :func:`~cnn_core.explain.passes.resolve_targets`.
+    """
+    batch = as_batch(images, network.dtype)
+    logits = network.forward(batch, record=True).copy()
+    targets, contrasts = resolve_targets(logits, target, contrast)
+    network.backward(score_seed(targets, contrasts, network.dtype), record=True)
+    return RecordedPass(logits, targets, contrasts, network.outputs, network.output_grads)
+
+
+@dataclass(frozen=True)
+class CamMaps:
+    """Maps of one layer for a batch.
+
+    ``raw`` is at the layer's resolution, unscaled (the method's own units);
+    ``heatmap`` is upsampled to 28×28 and scaled to [0, 1] per image.
+    """
+
+    layer: str               # the layer the caller named
+    raw: np.ndarray          # (N, h, w) float32, >= 0
+    heatmap: np.ndarray      # (N, 28, 28) float32 in [0, 1]
+
+
+class CAM:
+    """Base class of the class activation map methods.
+
+    Call an instance as ``cam(network, images, layer, target, contrast)``, or
+    use :meth:`from_pass` to get several layers from one recorded pass.
+    """
+
+    name = "cam"
+
+    def weights(self, activations, gradients):
+        """Weights for the feature maps.
+
+        Parameters
+        ----------
+        activations, gradients : ndarray, (N, C, h, w)
+            Feature maps ``A`` and ``dS/dA``.
+
+        Returns
+        -------
+        ndarray broadcastable to ``(N, C, h, w)``
+        """
+        raise NotImplementedError
+
+    def from_pass(self, network, recorded, layers=None):
+        """Maps at several layers from one :func:`record_pass`.
+
+        Parameters
+        ----------
+        layers : list of str or None
+            Layer names (conv, ReLU or pool); ``None`` means every conv layer.
+
+        Returns
+        -------
+        dict of str -> CamMaps
+        """
+        layers = network.conv_layer_names() if layers is None else layers
+        return {name: self._maps(network, recorded, name) for name in layers}
+
+    def __call__(self, network, images, layer=None, target=None, contrast=None):
+        """Maps at one layer (default: the last conv layer); returns ``(CamMaps, RecordedPass)``."""
+        layer = network.conv_layer_names()[-1] if layer is None else layer
+        feature_layer(network, layer)           # reject a bad layer before the pass
+        recorded = record_pass(network, images, target, contrast)
+        return self._maps(network, recorded, layer), recorded
+
+    def _maps(self, network, recorded, layer):
+        source = feature_layer(network, layer)
+        # Channel-major records seen image-major, without copying.
+        activations = recorded.outputs[source].transpose(1, 0, 2, 3)
+        gradients = recorded.gradients[source].transpose(1, 0, 2, 3)
+        weighted = self.weights(activations, gradients) * activations
+        raw = np.maximum(weighted.sum(axis=1), 0).astype(np.float32)
+        return CamMaps(layer, raw, normalise(upsample(raw)))
+
+
+class GradCAM(CAM):
+    """Grad-CAM: each channel weighted by its spatially averaged gradient."""
+
+    name = "gradcam"
+
+    def weights(self, activations, gradients):
+        return gradients.mean(axis=(2, 3), keepdims=True)
+
+
+class GradCAMPlusPlus(CAM):
+    """Grad-CAM++: positive gradients weighted by the closed-form alpha of the paper.
+
+    The alphas assume an exponential of the score, as in the paper and
+    pytorch-grad-cam, which makes higher derivatives powers of the gradient.
+    """
+
+    name = "gradcam++"
+
+    def weights(self, activations, gradients):
+        g2 = gradients * gradients
+        g3 = g2 * gradients
+        total = activations.sum(axis=(2, 3), keepdims=True)
+        alpha = g2 / (2 * g2 + total * g3 + _EPS)
+        alpha = np.where(gradients != 0, alpha, 0)
+        return (alpha * np.maximum(gradients, 0)).sum(axis=(2, 3), keepdims=True)
+
+
+class HiResCAM(CAM):
+    """HiResCAM: the gradient itself, element by element (faithful to the score)."""
+
+    name = "hirescam"
+
+    def weights(self, activations, gradients):
+        return gradients
+
+
+class LayerCAM(CAM):
+    """LayerCAM: the positive part of the gradient, element by element."""
+
+    name = "layercam"
+
+    def weights(self, activations, gradients):
+        return np.maximum(gradients, 0)
+
+
+CAM_METHODS = {cls.name: cls() for cls in (GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM)}

@@ -1,0 +1,227 @@
+"""Shared plumbing: input checks, class targets, recorded passes and map resizing.
+
+Every function here works on the network it is given and uses its caches, so
+pass a frozen copy (:meth:`cnn_core.network.Network.copy`), never the network
+being trained.  Images are PyTorch-shaped ``(N, 1, 28, 28)``; a single
+``(28, 28)`` image or a stack ``(N, 28, 28)`` is accepted too.
+"""
+import functools
+
+import numpy as np
+
+from ..errors import ConfigError, ImageError
+from ..layers import Conv2D, ReLU
+from ..network import INPUT_SHAPE, NUM_CLASSES
+from ..preprocessing import resampling_matrix
+
+SIDE = INPUT_SHAPE[1]
+
+
+def as_batch(images, dtype=np.float32):
+    """Return ``images`` as a contiguous ``(N, 1, 28, 28)`` array of ``dtype``.
+
+    Accepts one image ``(28, 28)``, a stack ``(N, 28, 28)`` or a batch
+    ``(N, 1, 28, 28)``; raises :class:`ImageError` for anything else or for
+    NaN / infinite pixels.
+    """
+    array = np.asarray(images)
+    if array.ndim == 2:
+        array = array[None, None]
+    elif array.ndim == 3:
+        array = array[:, None]
+    if array.ndim != 4 or array.shape[1:] != INPUT_SHAPE:
+        raise ImageError(f"expected 28×28 images, got an array of shape {np.shape(images)}")
+    array = np.ascontiguousarray(array, dtype=dtype)
+    if not np.isfinite(array).all():
+        raise ImageError("the image contains NaN or infinite values")
+    return array
+
+
+def check_digit(value, what="target"):
+    """Return ``value`` as an int class index, or raise :class:`ConfigError`."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ConfigError(f"the {what} class must be a digit 0 to 9, not {value!r}")
+    if not 0 <= value < NUM_CLASSES:
+        raise ConfigError(f"the {what} class must be a digit 0 to 9, not {value}")
+    return int(value)
+
+
+def resolve_targets(logits, target=None, contrast=None):
+    """Turn the caller's class choices into per-image index arrays.
+
+    Parameters
+    ----------
+    logits : ndarray, (N, 10)
+        Scores of the images being explained.
+    target : int, sequence of int or None
+        Class to explain; ``None`` means each image's predicted class.
+    contrast : int, sequence of int or None
+        Class to explain *against* ("why 7 and not 1"), or ``None``.
+
+    Returns
+    -------
+    targets : ndarray of int, (N,)
+    contrasts : ndarray of int, (N,) or None
+    """
+    n = len(logits)
+    targets = logits.argmax(axis=1) if target is None else _per_image(target, n, "target")
+    if contrast is None:
+        return targets, None
+    contrasts = _per_image(contrast, n, "contrast")
+    if np.any(contrasts == targets):
+        digit = int(contrasts[np.argmax(contrasts == targets)])
+        raise ConfigError(f"the contrast class must differ from the explained class ({digit})")
+    return targets, contrasts
+
+
+def _per_image(value, n, what):
+    values = np.atleast_1d(np.asarray(value))
+    if values.ndim != 1 or len(values) not in (1, n):
+        raise ConfigError(f"give one {what} class, or one per image ({n}), not {values.shape}")
+    return np.array([check_digit(v.item(), what) for v in np.broadcast_to(values, (n,))], np.int64)
+
+
+def score_seed(targets, contrasts, dtype=np.float32):
+    """Gradient of the explained score with respect to the logits, ``(N, 10)``.
+
+    The score is the target's logit, or ``logit[target] - logit[contrast]``.
+    Logits rather than probabilities, as in Grad-CAM: the softmax would mix in
+    every other class.
+    """
+    seed = np.zeros((len(targets), NUM_CLASSES), dtype)
+    rows = np.arange(len(targets))
+    seed[rows, targets] = 1
+    if contrasts is not None:
+        seed[rows, contrasts] = -1
+    return seed
+
+
+def class_scores(logits, targets, contrasts=None):
+    """The explained score of each image, ``(N,)`` float64 (see :func:`score_seed`)."""
+    rows = np.arange(len(targets))
+    scores = logits[rows, targets].astype(np.float64)
+    if contrasts is not None:
+        scores -= logits[rows, contrasts]
+    return scores
+
+
+def input_gradients(network, images, targets, contrasts=None, chunk=256):
+    """Gradient of each image's score with respect to its pixels.
+
+    Parameters
+    ----------
+    images : ndarray, (N, 1, 28, 28)
+    targets, contrasts : ndarray of int, (N,)
+
+    Returns
+    -------
+    logits : ndarray, (N, 10)
+    gradients : ndarray, (N, 28, 28)
+    """
+    logits, grads = [], []
+    for start in range(0, len(images), chunk):
+        part = slice(start, start + chunk)
+        logits.append(network.forward(images[part]).copy())
+        seed = score_seed(targets[part], None if contrasts is None else contrasts[part], network.dtype)
+        grads.append(network.backward(seed, need_input_grad=True)[:, 0].copy())
+    return np.concatenate(logits), np.concatenate(grads)
+
+
+# --- layers -------------------------------------------------------------------------
+
+def map_layer_names(network):
+    """Names of the layers whose outputs are feature maps ``(C, N, H, W)``."""
+    names, shape = [], INPUT_SHAPE
+    for layer in network.layers:
+        shape = layer.output_shape(shape)
+        if len(shape) == 3:
+            names.append(layer.name)
+    return names
+
+
+def layer_index(network, name):
+    """Position of layer ``name`` in the network, or :class:`ConfigError`."""
+    for index, layer in enumerate(network.layers):
+        if layer.name == name:
+            return index
+    choices = ", ".join(layer.name for layer in network.layers)
+    raise ConfigError(f"unknown layer {name!r}; the network has {choices}")
+
+
+def feature_layer(network, name=None):
+    """The layer whose output a CAM weighs, for a layer named by the caller.
+
+    A conv layer followed by a ReLU stands for its rectified maps (the
+    features Grad-CAM was defined on); a ReLU or pool layer stands for itself.
+    ``None`` means the last conv layer.
+
+    Raises
+    ------
+    ConfigError
+        ``name`` is not a layer with feature maps.
+    """
+    convs = network.conv_layer_names()
+    name = convs[-1] if name is None else name
+    if name not in map_layer_names(network):
+        raise ConfigError(f"no feature maps at layer {name!r}; choose one of {', '.join(convs)}")
+    index = layer_index(network, name)
+    following = network.layers[index + 1] if index + 1 < len(network.layers) else None
+    if isinstance(network.layers[index], Conv2D) and isinstance(following, ReLU):
+        return following.name
+    return name
+
+
+def forward_to(network, images, index):
+    """Run ``images (N, 1, 28, 28)`` through layers ``0..index``; channel-major output.
+
+    Used to reach an inner layer without paying for the rest of the network.
+    """
+    x = np.ascontiguousarray(np.asarray(images, network.dtype).transpose(1, 0, 2, 3))
+    for layer in network.layers[:index + 1]:
+        x = layer.forward(x)
+    return x
+
+
+def backward_from(network, index, grad):
+    """Back-propagate ``grad`` (layout of layer ``index``'s output) to the input.
+
+    Must follow :func:`forward_to` with the same ``index``.  Returns the input
+    gradient ``(N, 1, 28, 28)`` (a copy).
+    """
+    for layer in network.layers[index::-1]:
+        grad = layer.backward(grad, need_input_grad=True)
+    return np.ascontiguousarray(grad.transpose(1, 0, 2, 3))
+
+
+# --- maps ---------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=16)
+def _upsampling(n_in, n_out):
+    matrix = resampling_matrix(n_in, n_out)
+    matrix.setflags(write=False)
+    return matrix
+
+
+def upsample(maps, side=SIDE):
+    """Resize maps ``(N, h, w)`` to ``(N, side, side)`` bilinearly (half-pixel centres).
+
+    The same interpolation as OpenCV's ``resize`` with ``INTER_LINEAR`` when
+    enlarging; a map already ``side`` wide is returned as is.
+    """
+    maps = np.asarray(maps, np.float32)
+    _, h, w = maps.shape
+    if (h, w) == (side, side):
+        return maps
+    return _upsampling(h, side) @ maps @ _upsampling(w, side).T
+
+
+def normalise(maps):
+    """Scale each map ``(N, H, W)`` so its maximum is 1; all-zero maps stay zero.
+
+    Negative values are clipped to 0 first: a heat map shows evidence *for*
+    the explained score.
+    """
+    maps = np.maximum(np.asarray(maps, np.float32), 0)
+    peak = maps.reshape(len(maps), -1).max(axis=1)
+    scale = np.divide(1.0, peak, out=np.zeros_like(peak), where=peak > 0)
+    return maps * scale[:, None, None]
