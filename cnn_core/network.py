@@ -187,12 +187,12 @@ class Network:
             return None
         return np.ascontiguousarray(grad.transpose(1, 0, 2, 3))
 
-    def predict_logits(self, images, chunk=256):
+    def predict_logits(self, images, chunk=64):
         """Logits ``(N, 10)`` for any number of images, in memory-friendly chunks."""
         images = np.asarray(images)
         parts = [self.forward(images[i:i + chunk]).copy() for i in range(0, len(images), chunk)]
         return np.concatenate(parts) if parts else np.zeros((0, NUM_CLASSES), self.dtype)
 
-    def predict_proba(self, images, chunk=256):
+    def predict_proba(self, images, chunk=64):
         """Class probabilities ``(N, 10)`` (softmax of the logits)."""
         return softmax(self.predict_logits(images, chunk))

@@ -100,7 +100,7 @@ class DataParallel:
         loss = sum(r[0] for r in results) / n
         return loss, np.concatenate([r[1] for r in results])
 
-    def predict_logits(self, images, chunk=256):
+    def predict_logits(self, images, chunk=64):
         """Logits ``(N, 10)`` for any number of images, chunks spread over the threads."""
         starts = range(0, len(images), chunk)
         if len(starts) == 0:
