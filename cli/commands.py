@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cli import explain_cmd
 from cnn_core import paths
 from cnn_core.errors import UserError
 
@@ -70,6 +71,7 @@ def _build_parser():
     gradcheck.add_argument("--seed", type=int, default=0)
 
     sub.add_parser("download", help="download the full MNIST data set into the user's data folder")
+    explain_cmd.add_parser(sub)
     sub.add_parser("gui", help="open the app (the same as no subcommand)")
     return parser
 
@@ -204,7 +206,7 @@ def cmd_gradcheck(args):
 
 
 COMMANDS = {"download": cmd_download, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
-            "gradcheck": cmd_gradcheck}
+            "gradcheck": cmd_gradcheck, "explain": explain_cmd.run}
 
 
 def main(argv=None):

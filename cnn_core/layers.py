@@ -33,7 +33,12 @@ class Layer:
     def forward(self, x):
         raise NotImplementedError
 
-    def backward(self, grad, need_input_grad=True):
+    def backward(self, grad, need_input_grad=True, param_grads=True):
+        """Gradient with respect to the input, for ``grad`` with respect to the output.
+
+        With ``param_grads`` (training) the layer also fills ``self.grads``;
+        explanations switch it off, as they only need input gradients.
+        """
         raise NotImplementedError
 
     def output_shape(self, input_shape):
@@ -85,11 +90,23 @@ class Conv2D(Layer):
         self.params["bias"][...] = 0
 
     def _buffer(self, attr, shape, dtype):
-        # Reusing buffers across batches avoids page-faulting fresh memory every step.
+        """A zeroed-once work array of ``shape``, carved from storage that only grows.
+
+        Reusing memory across batches avoids page-faulting fresh pages every step,
+        and a smaller batch (the last of an epoch, one image to explain) reuses
+        the storage of a larger one instead of allocating again.
+        """
         buf = getattr(self, attr)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = np.zeros(shape, dtype)
-            setattr(self, attr, buf)
+        if buf is not None and buf.shape == shape and buf.dtype == dtype:
+            return buf
+        size = int(np.prod(shape))
+        storage = getattr(self, attr + "_storage", None)
+        if storage is None or storage.size < size or storage.dtype != dtype:
+            storage = np.zeros(size, dtype)
+            setattr(self, attr + "_storage", storage)
+        buf = storage[:size].reshape(shape)
+        buf[...] = 0          # the padded input relies on a zero border
+        setattr(self, attr, buf)
         return buf
 
     def forward(self, x):
@@ -105,13 +122,14 @@ class Conv2D(Layer):
         out += self.params["bias"][:, None]
         return out.reshape(self.out_channels, N, H, W)
 
-    def backward(self, grad, need_input_grad=True):
+    def backward(self, grad, need_input_grad=True, param_grads=True):
         F = self.out_channels
         C, _, _, N, H, W = self._cols.shape
         g = grad.reshape(F, N * H * W)
-        cols = self._cols.reshape(C * 9, N * H * W)
-        np.matmul(g, cols.T, out=self.grads["weight"].reshape(F, C * 9))
-        np.sum(g, axis=1, out=self.grads["bias"])
+        if param_grads:
+            cols = self._cols.reshape(C * 9, N * H * W)
+            np.matmul(g, cols.T, out=self.grads["weight"].reshape(F, C * 9))
+            np.sum(g, axis=1, out=self.grads["bias"])
         if not need_input_grad:
             return None
         dcols = (self.params["weight"].reshape(F, C * 9).T @ g).reshape(C, 3, 3, N, H, W)
@@ -132,7 +150,7 @@ class ReLU(Layer):
         self._active = x > 0
         return np.maximum(x, 0)
 
-    def backward(self, grad, need_input_grad=True):
+    def backward(self, grad, need_input_grad=True, param_grads=True):
         return grad * self._active
 
 
@@ -157,7 +175,7 @@ class MaxPool2D(Layer):
         self._out = np.maximum(np.maximum(a, b), np.maximum(c, d))
         return self._out
 
-    def backward(self, grad, need_input_grad=True):
+    def backward(self, grad, need_input_grad=True, param_grads=True):
         x, out = self._x, self._out
         grad_x = np.empty_like(x)
         unclaimed = np.ones(out.shape, bool)
@@ -181,7 +199,7 @@ class Flatten(Layer):
         C, N, H, W = x.shape
         return x.transpose(1, 0, 2, 3).reshape(N, C * H * W)
 
-    def backward(self, grad, need_input_grad=True):
+    def backward(self, grad, need_input_grad=True, param_grads=True):
         C, N, H, W = self._shape
         return grad.reshape(N, C, H, W).transpose(1, 0, 2, 3)
 
@@ -216,9 +234,10 @@ class Dense(Layer):
         self._x = x
         return x @ self.params["weight"].T + self.params["bias"]
 
-    def backward(self, grad, need_input_grad=True):
-        np.matmul(grad.T, self._x, out=self.grads["weight"])
-        np.sum(grad, axis=0, out=self.grads["bias"])
+    def backward(self, grad, need_input_grad=True, param_grads=True):
+        if param_grads:
+            np.matmul(grad.T, self._x, out=self.grads["weight"])
+            np.sum(grad, axis=0, out=self.grads["bias"])
         if not need_input_grad:
             return None
         return grad @ self.params["weight"]

@@ -39,3 +39,29 @@ def classification_report(labels, predicted):
     n = int(len(labels))
     return {"accuracy": float((labels == predicted).mean()) if n else 0.0, "n": n,
             "confusion": matrix.tolist(), "per_class": per_class_metrics(matrix)}
+
+
+def misclassified(labels, probabilities):
+    """The images the network gets wrong, most confident mistakes first.
+
+    Parameters
+    ----------
+    labels : array_like of int, (N,)
+    probabilities : array_like, (N, K)
+        Class probabilities (or any scores whose argmax is the prediction).
+
+    Returns
+    -------
+    dict of ndarray
+        ``index`` (into the images), ``true`` and ``predicted`` labels, and
+        ``confidence``, the score of the wrong prediction; all ``(M,)``.
+    """
+    labels = np.asarray(labels, np.int64)
+    probabilities = np.asarray(probabilities)
+    predicted = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != labels)
+    confidence = probabilities[wrong, predicted[wrong]]
+    order = np.argsort(-confidence, kind="stable")
+    index = wrong[order]
+    return {"index": index, "true": labels[index], "predicted": predicted[index],
+            "confidence": confidence[order]}

@@ -167,22 +167,36 @@ class Network:
                 self.outputs[layer.name] = x
         return x
 
-    def backward(self, grad_logits, need_input_grad=False, record=False):
-        """Back-propagate ``grad_logits (N, 10)``, filling every layer's ``grads``.
+    def backward(self, grad_logits, need_input_grad=False, record=False, param_grads=True,
+                 start=None):
+        """Back-propagate a gradient, filling every layer's ``grads``.
 
-        With ``record``, ``self.output_grads`` maps each layer name to the
-        gradient with respect to that layer's output (same layout as
-        ``self.outputs``).  Returns the gradient with respect to the input
-        images ``(N, 1, 28, 28)`` when ``need_input_grad``, else ``None``.
+        Parameters
+        ----------
+        grad_logits : ndarray
+            Gradient with respect to the output of layer ``start`` (default:
+            the last layer, so ``(N, 10)`` logits), in that layer's layout.
+        need_input_grad : bool
+            Return the gradient with respect to the images ``(N, 1, 28, 28)``.
+        record : bool
+            Keep, in ``self.output_grads``, each layer's output gradient (same
+            layouts as ``self.outputs``).
+        param_grads : bool
+            Fill the layers' parameter gradients; explanations need only the
+            input and feature-map gradients and skip this half of the work.
+        start : int or None
+            Index of the layer the gradient belongs to (after a forward pass
+            that reached it).
         """
         grad = grad_logits
         self.output_grads = {} if record else None
-        last = len(self.layers) - 1
-        for index in range(last, -1, -1):
+        start = len(self.layers) - 1 if start is None else start
+        for index in range(start, -1, -1):
             layer = self.layers[index]
             if record:
                 self.output_grads[layer.name] = grad
-            grad = layer.backward(grad, need_input_grad=need_input_grad or index > 0)
+            grad = layer.backward(grad, need_input_grad=need_input_grad or index > 0,
+                                  param_grads=param_grads)
         if not need_input_grad:
             return None
         return np.ascontiguousarray(grad.transpose(1, 0, 2, 3))

@@ -44,8 +44,9 @@ def image_major(recorded):
     ``(C, N, H, W)`` becomes ``(N, C, H, W)``; rows ``(N, F)`` are copied as
     they are.  Copying matters: layers reuse their buffers on the next pass.
     """
-    return {name: np.ascontiguousarray(value.transpose(1, 0, 2, 3)) if value.ndim == 4
-            else value.copy() for name, value in recorded.items()}
+    # np.array copies even when the transpose is already contiguous (one image).
+    return {name: np.array(value.transpose(1, 0, 2, 3) if value.ndim == 4 else value)
+            for name, value in recorded.items()}
 
 
 def kernel_mosaics(network):

@@ -4,14 +4,19 @@ Each function explains the score ``S`` of a target class (default: the
 predicted one), or ``S = logit[target] - logit[contrast]`` in contrast mode,
 and returns an :class:`Attribution`: the method's own signed map ``raw`` and a
 ``heatmap`` in [0, 1] for display and for ranking pixels.
+
+Common parameters: ``network`` is a frozen copy (its caches are used);
+``images`` is one image ``(28, 28)`` or a batch ``(N, 1, 28, 28)``;
+``target`` and ``contrast`` are a digit, one digit per image, or ``None``.
 """
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import ConfigError
-from .passes import (SIDE, as_batch, class_scores, input_gradients, normalise, resolve_targets,
-                     score_seed)
+from .backprop import backward
+from .passes import (SIDE, as_batch, class_scores, gradients_beside, logits_beside, normalise,
+                     per_image_choices, resolve_targets, score_seed)
 
 #: Integrated Gradients steps used when the caller names none.  The network is
 #: piecewise linear, so the path integral has kinks that the midpoint rule
@@ -35,13 +40,6 @@ class Attribution:
     contrasts: np.ndarray    # (N,) or None
 
 
-def _prepare(network, images, target, contrast):
-    batch = as_batch(images, network.dtype)
-    logits = network.predict_logits(batch)
-    targets, contrasts = resolve_targets(logits, target, contrast)
-    return batch, logits, targets, contrasts
-
-
 def saliency(network, images, target=None, contrast=None):
     """Gradient of the score with respect to the pixels (Simonyan et al. 2014).
 
@@ -50,9 +48,23 @@ def saliency(network, images, target=None, contrast=None):
     batch = as_batch(images, network.dtype)
     logits = network.forward(batch).copy()
     targets, contrasts = resolve_targets(logits, target, contrast)
-    grads = network.backward(score_seed(targets, contrasts, network.dtype), need_input_grad=True)
-    raw = grads[:, 0].copy()
+    raw = backward(network, score_seed(targets, contrasts, network.dtype))[0][:, 0]
     return Attribution(raw, normalise(np.abs(raw)), logits, targets, contrasts)
+
+
+def _each_image(network, images, target, contrast, explain_one):
+    """Run ``explain_one(image (1, 28, 28), target, contrast)`` for each image.
+
+    ``explain_one`` returns ``(logits (10,), target, contrast, raw (28, 28),
+    heat (28, 28))``; the results are stacked into an :class:`Attribution`.
+    """
+    batch = as_batch(images, network.dtype)
+    results = [explain_one(image, t, c) for image, (t, c)
+               in zip(batch, per_image_choices(target, contrast, len(batch)))]
+    logits, targets, contrasts, raw, heat = zip(*results)
+    return Attribution(np.stack(raw).astype(np.float32), normalise(np.stack(heat)),
+                       np.stack(logits), np.array(targets, np.int64),
+                       None if contrast is None else np.array(contrasts, np.int64))
 
 
 def smooth_grad(network, images, target=None, contrast=None, samples=25, noise=0.15, seed=0):
@@ -76,15 +88,13 @@ def smooth_grad(network, images, target=None, contrast=None, samples=25, noise=0
     """
     if samples < 1 or not noise >= 0:
         raise ConfigError(f"SmoothGrad needs samples >= 1 and noise >= 0, not {samples}, {noise}")
-    batch, logits, targets, contrasts = _prepare(network, images, target, contrast)
     rng = np.random.default_rng(seed)
-    noisy = np.repeat(batch, samples, axis=0)
-    noisy += rng.normal(0.0, noise, noisy.shape).astype(noisy.dtype)
-    _, grads = input_gradients(network, noisy, np.repeat(targets, samples),
-                               None if contrasts is None else np.repeat(contrasts, samples))
-    grads = grads.reshape(len(batch), samples, SIDE, SIDE)
-    return Attribution(grads.mean(axis=1), normalise(np.abs(grads).mean(axis=1)),
-                       logits, targets, contrasts)
+
+    def explain_one(image, target, contrast):
+        noisy = image + rng.normal(0.0, noise, (samples,) + image.shape).astype(image.dtype)
+        logits, target, contrast, grads = gradients_beside(network, image, noisy, target, contrast)
+        return logits, target, contrast, grads.mean(axis=0), np.abs(grads).mean(axis=0)
+    return _each_image(network, images, target, contrast, explain_one)
 
 
 def integrated_gradients(network, images, target=None, contrast=None, steps=IG_STEPS,
@@ -111,18 +121,16 @@ def integrated_gradients(network, images, target=None, contrast=None, steps=IG_S
     """
     if steps < 1:
         raise ConfigError(f"Integrated Gradients needs at least 1 step, not {steps}")
-    batch, logits, targets, contrasts = _prepare(network, images, target, contrast)
-    base = np.zeros((SIDE, SIDE), batch.dtype) if baseline is None else \
-        as_batch(baseline, batch.dtype)[0, 0]
-    alphas = ((np.arange(steps) + 0.5) / steps).astype(batch.dtype)[:, None, None, None]
-    raw = np.empty((len(batch), SIDE, SIDE), np.float32)
-    for i, image in enumerate(batch):
+    base = np.zeros((1, SIDE, SIDE), network.dtype) if baseline is None else \
+        as_batch(baseline, network.dtype)[0]
+    alphas = ((np.arange(steps) + 0.5) / steps).astype(network.dtype)[:, None, None, None]
+
+    def explain_one(image, target, contrast):
         path = base + alphas * (image - base)
-        chosen = np.full(steps, targets[i])
-        against = None if contrasts is None else np.full(steps, contrasts[i])
-        _, grads = input_gradients(network, path, chosen, against)
-        raw[i] = (image[0] - base) * grads.mean(axis=0, dtype=np.float64)
-    return Attribution(raw, normalise(raw), logits, targets, contrasts)
+        logits, target, contrast, grads = gradients_beside(network, image, path, target, contrast)
+        raw = (image[0] - base[0]) * grads.mean(axis=0, dtype=np.float64)
+        return logits, target, contrast, raw, raw
+    return _each_image(network, images, target, contrast, explain_one)
 
 
 def completeness_gap(network, attribution, images, baseline=None):
@@ -134,13 +142,13 @@ def completeness_gap(network, attribution, images, baseline=None):
     base = np.zeros_like(batch[:1]) if baseline is None else as_batch(baseline, batch.dtype)
     base_logits = np.repeat(network.predict_logits(base), len(batch), axis=0)
     a = attribution
-    change = class_scores(a.logits, a.targets, a.contrasts) - class_scores(base_logits, a.targets, a.contrasts)
+    change = (class_scores(a.logits, a.targets, a.contrasts)
+              - class_scores(base_logits, a.targets, a.contrasts))
     total = a.raw.reshape(len(batch), -1).sum(axis=1, dtype=np.float64)
     return np.abs(total - change) / np.maximum(np.abs(change), 1e-12)
 
 
-def occlusion(network, images, target=None, contrast=None, patch=4, stride=2, fill=0.0,
-              chunk=256):
+def occlusion(network, images, target=None, contrast=None, patch=4, stride=2, fill=0.0):
     """Occlusion sensitivity (Zeiler & Fergus 2014): how much the score drops
     when a ``patch × patch`` square is painted ``fill``.
 
@@ -158,7 +166,6 @@ def occlusion(network, images, target=None, contrast=None, patch=4, stride=2, fi
     if not 1 <= patch <= SIDE or stride < 1:
         raise ConfigError(f"occlusion needs a patch of 1 to {SIDE} pixels and a stride of at "
                           f"least 1, not patch {patch}, stride {stride}")
-    batch, logits, targets, contrasts = _prepare(network, images, target, contrast)
     starts = list(range(0, SIDE - patch + 1, stride))
     if starts[-1] != SIDE - patch:
         starts.append(SIDE - patch)
@@ -166,30 +173,21 @@ def occlusion(network, images, target=None, contrast=None, patch=4, stride=2, fi
     coverage = np.zeros((SIDE, SIDE), np.float32)
     for y, x in corners:
         coverage[y:y + patch, x:x + patch] += 1
-    raw = np.empty((len(batch), SIDE, SIDE), np.float32)
-    for i, image in enumerate(batch):
-        drops = _patch_drops(network, image[0], corners, patch, fill, targets[i],
-                             None if contrasts is None else contrasts[i], logits[i], chunk)
-        total = np.zeros((SIDE, SIDE), np.float32)
-        for (y, x), drop in zip(corners, drops):
+
+    def explain_one(image, target, contrast):
+        changes = image[0] != fill
+        live = [(y, x) for y, x in corners if changes[y:y + patch, x:x + patch].any()]
+        copies = np.repeat(image[None], len(live), axis=0)
+        for row, (y, x) in enumerate(live):
+            copies[row, 0, y:y + patch, x:x + patch] = fill
+        logits, occluded = logits_beside(network, image, copies)
+        targets, contrasts = resolve_targets(logits[None], target, contrast)
+        drops = class_scores(logits[None], targets, contrasts) - class_scores(
+            occluded, np.repeat(targets, len(live)),
+            None if contrasts is None else np.repeat(contrasts, len(live)))
+        total = np.zeros((SIDE, SIDE), np.float64)
+        for (y, x), drop in zip(live, drops):
             total[y:y + patch, x:x + patch] += drop
-        raw[i] = total / coverage
-    return Attribution(raw, normalise(raw), logits, targets, contrasts)
-
-
-def _patch_drops(network, image, corners, patch, fill, target, contrast, logits, chunk):
-    """Score drop ``(len(corners),)`` for each occluded copy of ``image (28, 28)``."""
-    changes = image != fill
-    live = [k for k, (y, x) in enumerate(corners) if changes[y:y + patch, x:x + patch].any()]
-    drops = np.zeros(len(corners), np.float32)
-    if not live:
-        return drops
-    copies = np.repeat(image[None, None], len(live), axis=0)
-    for row, k in enumerate(live):
-        y, x = corners[k]
-        copies[row, 0, y:y + patch, x:x + patch] = fill
-    occluded = network.predict_logits(copies, chunk)
-    against = None if contrast is None else np.full(len(live), contrast)
-    original = class_scores(logits[None], np.array([target]), None if contrast is None else np.array([contrast]))
-    drops[live] = original[0] - class_scores(occluded, np.full(len(live), target), against)
-    return drops
+        raw = total / coverage
+        return logits, int(targets[0]), None if contrasts is None else int(contrasts[0]), raw, raw
+    return _each_image(network, images, target, contrast, explain_one)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .backprop import backward
 from .passes import as_batch, feature_layer, normalise, resolve_targets, score_seed, upsample
 
 _EPS = 1e-7
@@ -23,9 +24,9 @@ _EPS = 1e-7
 class RecordedPass:
     """One forward and backward pass with every layer's output and gradient.
 
-    ``outputs`` and ``gradients`` are the network's channel-major records
-    ``(C, N, H, W)`` / ``(N, F)``; they stay valid only until the network's
-    next pass, so consume them at once (or copy).
+    ``outputs`` and ``gradients`` map layer names to channel-major records
+    ``(C, N, H, W)`` or rows ``(N, F)``; they stay valid only until the
+    network's next pass, so consume them at once (or copy).
     """
 
     logits: np.ndarray       # (N, 10), a copy
@@ -49,8 +50,9 @@ def record_pass(network, images, target=None, contrast=None):
     batch = as_batch(images, network.dtype)
     logits = network.forward(batch, record=True).copy()
     targets, contrasts = resolve_targets(logits, target, contrast)
-    network.backward(score_seed(targets, contrasts, network.dtype), record=True)
-    return RecordedPass(logits, targets, contrasts, network.outputs, network.output_grads)
+    _, gradients = backward(network, score_seed(targets, contrasts, network.dtype),
+                            need_input_grad=False, record=True)
+    return RecordedPass(logits, targets, contrasts, network.outputs, gradients)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from ..errors import ConfigError, ImageError
 from ..layers import Conv2D, ReLU
 from ..network import INPUT_SHAPE, NUM_CLASSES
 from ..preprocessing import resampling_matrix
+from .backprop import backward
 
 SIDE = INPUT_SHAPE[1]
 
@@ -29,7 +30,7 @@ def as_batch(images, dtype=np.float32):
         array = array[None, None]
     elif array.ndim == 3:
         array = array[:, None]
-    if array.ndim != 4 or array.shape[1:] != INPUT_SHAPE:
+    if array.ndim != 4 or array.shape[1:] != INPUT_SHAPE or len(array) == 0:
         raise ImageError(f"expected 28×28 images, got an array of shape {np.shape(images)}")
     array = np.ascontiguousarray(array, dtype=dtype)
     if not np.isfinite(array).all():
@@ -105,26 +106,61 @@ def class_scores(logits, targets, contrasts=None):
     return scores
 
 
-def input_gradients(network, images, targets, contrasts=None, chunk=256):
-    """Gradient of each image's score with respect to its pixels.
+def per_image_choices(target, contrast, n):
+    """Split the class choices for ``n`` images into one ``(target, contrast)`` per image.
+
+    Each is an int or ``None``; a single value applies to every image.
+    """
+    targets = [None] * n if target is None else [int(t) for t in _per_image(target, n, "target")]
+    contrasts = [None] * n if contrast is None else \
+        [int(c) for c in _per_image(contrast, n, "contrast")]
+    return list(zip(targets, contrasts))
+
+
+def gradients_beside(network, image, inputs, target=None, contrast=None, chunk=256):
+    """Input gradients of variants of one image, with the image itself in the batch.
+
+    The image rides along in the first chunk, so its logits (which decide the
+    default target) cost no pass of their own, and every call with the same
+    number of variants runs the same batch size, so the layers reuse their
+    buffers instead of allocating new ones.
 
     Parameters
     ----------
-    images : ndarray, (N, 1, 28, 28)
-    targets, contrasts : ndarray of int, (N,)
+    image : ndarray, (1, 28, 28)
+    inputs : ndarray, (M, 1, 28, 28)
+        Variants of ``image`` (noisy copies, points on a path).
+    target, contrast : int or None
 
     Returns
     -------
-    logits : ndarray, (N, 10)
-    gradients : ndarray, (N, 28, 28)
+    logits : ndarray, (10,)
+        Of ``image``.
+    target, contrast : int, int or None
+        As resolved for ``image``.
+    gradients : ndarray, (M, 28, 28)
+        Of the explained score, for each variant.
     """
-    logits, grads = [], []
-    for start in range(0, len(images), chunk):
-        part = slice(start, start + chunk)
-        logits.append(network.forward(images[part]).copy())
-        seed = score_seed(targets[part], None if contrasts is None else contrasts[part], network.dtype)
-        grads.append(network.backward(seed, need_input_grad=True)[:, 0].copy())
-    return np.concatenate(logits), np.concatenate(grads)
+    stacked = np.concatenate([image[None], inputs])
+    grads = []
+    for start in range(0, len(stacked), chunk):
+        part = stacked[start:start + chunk]
+        logits = network.forward(part)
+        if start == 0:
+            own = logits[0].copy()
+            targets, contrasts = resolve_targets(logits[:1], target, contrast)
+        seed = score_seed(np.repeat(targets, len(part)),
+                          None if contrasts is None else np.repeat(contrasts, len(part)), network.dtype)
+        grads.append(backward(network, seed)[0][:, 0])
+    return own, int(targets[0]), None if contrasts is None else int(contrasts[0]), \
+        np.concatenate(grads)[1:]
+
+
+def logits_beside(network, image, inputs, chunk=256):
+    """Logits of ``image (1, 28, 28)`` and of its variants ``inputs (M, 1, 28, 28)``,
+    in the same batches (see :func:`gradients_beside`); returns ``(10,)`` and ``(M, 10)``."""
+    logits = network.predict_logits(np.concatenate([image[None], inputs]), chunk)
+    return logits[0], logits[1:]
 
 
 # --- layers -------------------------------------------------------------------------
@@ -148,6 +184,15 @@ def layer_index(network, name):
     raise ConfigError(f"unknown layer {name!r}; the network has {choices}")
 
 
+def check_map_layer(network, name):
+    """Return the index of layer ``name`` if it outputs feature maps, else raise :class:`ConfigError`."""
+    if name not in map_layer_names(network):
+        known = any(layer.name == name for layer in network.layers)
+        what = f"layer {name} has no feature maps" if known else f"unknown layer {name!r}"
+        raise ConfigError(f"{what}; choose one of {', '.join(network.conv_layer_names())}")
+    return layer_index(network, name)
+
+
 def feature_layer(network, name=None):
     """The layer whose output a CAM weighs, for a layer named by the caller.
 
@@ -160,11 +205,8 @@ def feature_layer(network, name=None):
     ConfigError
         ``name`` is not a layer with feature maps.
     """
-    convs = network.conv_layer_names()
-    name = convs[-1] if name is None else name
-    if name not in map_layer_names(network):
-        raise ConfigError(f"no feature maps at layer {name!r}; choose one of {', '.join(convs)}")
-    index = layer_index(network, name)
+    name = network.conv_layer_names()[-1] if name is None else name
+    index = check_map_layer(network, name)
     following = network.layers[index + 1] if index + 1 < len(network.layers) else None
     if isinstance(network.layers[index], Conv2D) and isinstance(following, ReLU):
         return following.name
@@ -174,23 +216,13 @@ def feature_layer(network, name=None):
 def forward_to(network, images, index):
     """Run ``images (N, 1, 28, 28)`` through layers ``0..index``; channel-major output.
 
-    Used to reach an inner layer without paying for the rest of the network.
+    Used to reach an inner layer without paying for the rest of the network;
+    :func:`~cnn_core.explain.backprop.backward` with ``start=index`` goes back.
     """
     x = np.ascontiguousarray(np.asarray(images, network.dtype).transpose(1, 0, 2, 3))
     for layer in network.layers[:index + 1]:
         x = layer.forward(x)
     return x
-
-
-def backward_from(network, index, grad):
-    """Back-propagate ``grad`` (layout of layer ``index``'s output) to the input.
-
-    Must follow :func:`forward_to` with the same ``index``.  Returns the input
-    gradient ``(N, 1, 28, 28)`` (a copy).
-    """
-    for layer in network.layers[index::-1]:
-        grad = layer.backward(grad, need_input_grad=True)
-    return np.ascontiguousarray(grad.transpose(1, 0, 2, 3))
 
 
 # --- maps ---------------------------------------------------------------------------

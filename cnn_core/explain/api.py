@@ -1,0 +1,257 @@
+"""The one entry point the GUI and the command line call.
+
+An :class:`Explainer` holds its own frozen copy of the weights, so explaining
+never touches the network being trained: no shared caches, no shared
+gradient buffers.  Make one per weight snapshot and call it as often as the
+pen moves; :func:`explain` is the one-shot form.
+"""
+import inspect
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..losses import softmax
+from . import attribution
+from .activations import image_major
+from .cam import CAM_METHODS, record_pass
+from .faithfulness import perturbation_curves, random_heatmaps
+from .passes import as_batch
+
+PIXEL_METHODS = {
+    "saliency": attribution.saliency,
+    "smoothgrad": attribution.smooth_grad,
+    "integrated-gradients": attribution.integrated_gradients,
+    "occlusion": attribution.occlusion,
+}
+#: Every method :func:`explain` knows, CAMs first.
+METHODS = tuple(CAM_METHODS) + tuple(PIXEL_METHODS)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One image explained by one method.
+
+    Attributes
+    ----------
+    heatmap : ndarray, float32, (28, 28)
+        Evidence for the explained score, scaled to [0, 1]; draw it over ``image``.
+    raw : ndarray, float32
+        The method's own map: ``(h, w)`` at the layer's resolution for a CAM
+        (non-negative), ``(28, 28)`` signed attributions otherwise.
+    probabilities : ndarray, float64, (10,)
+    predicted : int
+    target : int
+        The class explained.
+    contrast : int or None
+        The class explained against, in contrast mode.
+    layer : str or None
+        The layer of a CAM; ``None`` for pixel methods.
+    image : ndarray, float32, (28, 28)
+        The input that was explained.
+    """
+
+    method: str
+    heatmap: np.ndarray
+    raw: np.ndarray
+    probabilities: np.ndarray
+    predicted: int
+    target: int
+    contrast: object
+    layer: object
+    image: np.ndarray
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the Draw & Explain view shows for one image, from one pass.
+
+    ``activations`` maps every layer name to its output, ``(C, H, W)`` or
+    ``(F,)``; ``cams`` maps every conv layer name to ``(raw (h, w),
+    heatmap (28, 28))``.
+    """
+
+    activations: dict
+    cams: dict
+    probabilities: np.ndarray
+    predicted: int
+    target: int
+    contrast: object
+    method: str
+
+
+def check_method(method):
+    """Return ``method`` if :func:`explain` knows it, else raise :class:`ConfigError`."""
+    if method not in METHODS:
+        raise ConfigError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    return method
+
+
+def _check_options(method, options):
+    """Reject options a pixel method does not take, naming the ones it does."""
+    accepted = list(inspect.signature(PIXEL_METHODS[method]).parameters)[4:]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ConfigError(f"{method} has no option {unknown[0]!r}; it takes {', '.join(accepted)}")
+
+
+class Explainer:
+    """Explanations from a frozen copy of a network's weights.
+
+    Parameters
+    ----------
+    network : Network
+        Copied at once; later changes to it are not seen (call
+        :meth:`set_weights` with a new snapshot).
+
+    One explainer runs one explanation at a time (a lock serialises callers
+    from different threads, since the copy's caches are shared by its calls).
+    """
+
+    def __init__(self, network):
+        self.network = network.copy()
+        # Batched methods run on a replica (same weights, own buffers): the
+        # layers size their buffers to the batch, and alternating one image
+        # with 33 on a single network would reallocate them on every call.
+        self._batched = self.network.replica()
+        self._lock = threading.Lock()
+
+    def set_weights(self, state):
+        """Load a ``state_dict`` snapshot (e.g. from a training record) into the copy."""
+        with self._lock:
+            self.network.load_state_dict(state)
+
+    def explain(self, image, method="gradcam", layer=None, target=None, contrast=None, **options):
+        """Explain one image; see :func:`explain`."""
+        method = check_method(method)
+        batch = self._one_image(image)
+        with self._lock:
+            if method in CAM_METHODS:
+                if options:
+                    raise ConfigError(f"{method} takes no options ({', '.join(options)})")
+                layer = self.network.conv_layer_names()[-1] if layer is None else layer
+                maps, recorded = CAM_METHODS[method](self.network, batch, layer, target, contrast)
+                heatmap, raw, logits = maps.heatmap[0], maps.raw[0], recorded.logits
+                targets, contrasts = recorded.targets, recorded.contrasts
+            else:
+                _check_options(method, options)
+                network = self.network if method == "saliency" else self._batched
+                result = PIXEL_METHODS[method](network, batch, target, contrast, **options)
+                heatmap, raw, logits = result.heatmap[0], result.raw[0], result.logits
+                targets, contrasts, layer = result.targets, result.contrasts, None
+        probabilities = softmax(logits.astype(np.float64))[0]
+        return Explanation(method, heatmap, raw, probabilities, int(probabilities.argmax()),
+                           int(targets[0]), None if contrasts is None else int(contrasts[0]),
+                           layer, batch[0, 0].copy())
+
+    def analyse(self, image, target=None, contrast=None, method="gradcam"):
+        """Activations of every layer and a CAM at every conv layer, from one pass.
+
+        Parameters
+        ----------
+        image : array_like, (28, 28)
+        target, contrast : int or None
+            As in :func:`explain`.
+        method : str
+            Which CAM: ``"gradcam"``, ``"gradcam++"``, ``"hirescam"`` or ``"layercam"``.
+
+        Returns
+        -------
+        Analysis
+        """
+        if method not in CAM_METHODS:
+            raise ConfigError(f"analyse needs a CAM method ({', '.join(CAM_METHODS)}), not {method!r}")
+        batch = self._one_image(image)
+        with self._lock:
+            recorded = record_pass(self.network, batch, target, contrast)
+            cams = CAM_METHODS[method].from_pass(self.network, recorded)
+            outputs = image_major(recorded.outputs)
+        probabilities = softmax(recorded.logits.astype(np.float64))[0]
+        contrasts = recorded.contrasts
+        return Analysis({name: value[0] for name, value in outputs.items()},
+                        {name: (m.raw[0], m.heatmap[0]) for name, m in cams.items()},
+                        probabilities, int(probabilities.argmax()), int(recorded.targets[0]),
+                        None if contrasts is None else int(contrasts[0]), method)
+
+    def _one_image(self, image):
+        batch = as_batch(image, self.network.dtype)
+        if len(batch) != 1:
+            raise ConfigError(f"explain one image at a time, not {len(batch)}")
+        return batch
+
+    def deletion_curve(self, explanation, mode="deletion", random_order=False, seed=0):
+        """Deletion (or insertion) curve of an explanation, or of a random order.
+
+        Returns
+        -------
+        Curves
+            For one image: ``probabilities`` ``(1, S)``, ``auc`` ``(1,)``.
+        """
+        heatmap = random_heatmaps(1, seed) if random_order else explanation.heatmap[None]
+        with self._lock:
+            return perturbation_curves(self._batched, explanation.image, heatmap,
+                                       [explanation.target], mode)
+
+
+def heatmap_function(method, layer=None, **options):
+    """``f(network, images, targets) -> heatmaps (N, 28, 28)`` for a named method.
+
+    For :func:`~cnn_core.explain.sanity.sanity_check` and batch evaluations.
+    """
+    method = check_method(method)
+    if method in CAM_METHODS:
+        if options:
+            raise ConfigError(f"{method} takes no options ({', '.join(options)})")
+        cam = CAM_METHODS[method]
+
+        def cam_heatmaps(network, images, targets):
+            return cam(network, images, layer, targets)[0].heatmap
+        return cam_heatmaps
+
+    _check_options(method, options)
+
+    def pixel_heatmaps(network, images, targets):
+        return PIXEL_METHODS[method](network, images, targets, **options).heatmap
+    return pixel_heatmaps
+
+
+def explain(network, image, method="gradcam", layer=None, target=None, contrast=None, **options):
+    """Explain why ``network`` gives ``image`` the score it does.
+
+    Works on a private copy of the weights, so ``network`` may be training
+    in another thread.  (For repeated calls on the same weights, keep an
+    :class:`Explainer` and call its :meth:`~Explainer.explain`.)
+
+    Parameters
+    ----------
+    network : Network
+    image : array_like, (28, 28)
+        Preprocessed, ink 1 on paper 0 (see :func:`cnn_core.preprocessing.preprocess`).
+    method : str
+        One of :data:`METHODS`: ``gradcam``, ``gradcam++``, ``hirescam``,
+        ``layercam``, ``saliency``, ``smoothgrad``, ``integrated-gradients``,
+        ``occlusion``.
+    layer : str or None
+        CAM methods only: a conv layer (``conv1``..``conv4``); default the last.
+    target : int or None
+        The class to explain; default the predicted one.
+    contrast : int or None
+        Explain ``score[target] - score[contrast]``: "why 7 and not 1".
+    **options
+        Passed to the pixel method: ``samples``, ``noise``, ``seed``
+        (smoothgrad); ``steps``, ``baseline`` (integrated-gradients);
+        ``patch``, ``stride``, ``fill`` (occlusion).
+
+    Returns
+    -------
+    Explanation
+
+    Raises
+    ------
+    ConfigError
+        Unknown method or layer, a class outside 0–9, contrast equal to target.
+    ImageError
+        The image is not 28×28 or holds NaN.
+    """
+    return Explainer(network).explain(image, method, layer, target, contrast, **options)
