@@ -1,0 +1,28 @@
+"""Start the desktop app: ``python main.py`` (or ``explainable-cnn``) ends up in :func:`run_app`."""
+import sys
+
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from cnn_core import paths
+
+
+def run_app(argv=None):
+    """Open the main window with the shipped model and run until it is closed.
+
+    Returns
+    -------
+    int
+        The exit status of the Qt event loop.
+    """
+    app = QApplication.instance() or QApplication(list(sys.argv if argv is None else argv))
+    app.setApplicationName("Explainable CNN")
+    app.setDesktopFileName("explainable-cnn")
+    icon = paths.RESOURCES_DIR / "icon.svg"
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
+    # Imported here so `main.py train` never pays for loading pyqtgraph.
+    from .main_window import MainWindow
+    window = MainWindow()
+    window.show()
+    return app.exec()

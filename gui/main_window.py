@@ -1,0 +1,278 @@
+"""The main window: three places (Train, Draw & Explain, Evaluate) and the wiring between them.
+
+All connections between the controller, the downloader and the panels are
+made in :meth:`MainWindow._wire`; panels never call each other or the worker.
+"""
+import logging
+from pathlib import Path
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget
+
+from cnn_core import paths
+from cnn_core.download import MIRRORS, is_mnist_downloaded
+from cnn_core.errors import ConfigError, ModelFileError
+from cnn_core.model_files import load_model, save_model
+from cnn_core.network import Network
+
+from .controller import TrainingController
+from .download_worker import MnistDownloader
+from .placeholders import DrawExplainPlace, EvaluatePlace
+from .style import configure_pyqtgraph
+from .train.page import TrainPage
+
+log = logging.getLogger(__name__)
+
+TITLE = "Explainable CNN"
+ABOUT = ("<p><b>Explainable CNN</b>: watch a small convolutional network, written in pure "
+         "NumPy, learn handwritten digits and explain itself.</p>"
+         "<p>The MNIST database of handwritten digits is by Yann LeCun, Corinna Cortes and "
+         "Christopher J. C. Burges.</p>")
+
+
+def describe(path, meta):
+    """``model.npz (validation accuracy 98.1%)`` from a model file's metadata."""
+    accuracy = meta.get("val_accuracy")
+    return f"{Path(path).name}" + (f" (validation accuracy {accuracy:.1%})"
+                                   if isinstance(accuracy, float) else "")
+
+
+def load_startup_model():
+    """The shipped model, or fresh weights (and a note why) when it cannot be read."""
+    try:
+        network, meta = load_model(paths.SHIPPED_MODEL)
+        return network, "shipped " + describe(paths.SHIPPED_MODEL, meta)
+    except ModelFileError as exc:
+        log.warning("no shipped model: %s", exc)
+        return Network(seed=0), "random weights (seed 0): the shipped model could not be read"
+
+
+def layer_names(network):
+    """The network's conv, parametrised and ReLU layer names, for the panels' axes."""
+    return {"conv": network.conv_layer_names(),
+            "params": [layer.name for layer in network.layers if layer.params],
+            "relu": [layer.name for layer in network.relu_layers()]}
+
+
+class MainWindow(QMainWindow):
+    """The app's window.
+
+    Parameters
+    ----------
+    network, description : Network and str, optional
+        The model to open with; default the shipped model.
+    mirrors : sequence of str, optional
+        Where to download MNIST from (tests point it at a closed port).
+    """
+
+    def __init__(self, network=None, description=None, mirrors=MIRRORS):
+        super().__init__()
+        configure_pyqtgraph()
+        if network is None:
+            network, description = load_startup_model()
+        self.setWindowTitle(TITLE)
+        self.train_page = TrainPage(layer_names(network))
+        self.draw_place = DrawExplainPlace()
+        self.evaluate_place = EvaluatePlace()
+        self.tabs = QTabWidget(documentMode=True)
+        self.tabs.addTab(self.train_page, "Train")
+        self.tabs.addTab(self.draw_place, "Draw && Explain")
+        self.tabs.addTab(self.evaluate_place, "Evaluate")
+        self.setCentralWidget(self.tabs)
+        self.last_message_box = None
+        self._closed = False
+        self._session = description
+        self.downloader = MnistDownloader(mirrors, parent=self)
+        # Last: it starts the training thread, which must not outlive a failed constructor.
+        self.controller = TrainingController(network, description, parent=self)
+        self._build_menus()
+        self._wire()
+        self.train_page.dataset.set_mnist_ready(is_mnist_downloaded())
+        self.controller.announce()
+        self.resize(1440, 900)
+
+    def _build_menus(self):
+        file_menu = self.menuBar().addMenu("&File")
+        self.open_action = QAction("&Open model…", self, shortcut=QKeySequence.StandardKey.Open)
+        self.save_action = QAction("&Save model…", self, shortcut=QKeySequence.StandardKey.Save)
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        self.open_action.triggered.connect(lambda: self.open_model_file())
+        self.save_action.triggered.connect(lambda: self.save_model_file())
+        quit_action.triggered.connect(self.close)
+        for action in (self.open_action, self.save_action, None, quit_action):
+            file_menu.addAction(action) if action else file_menu.addSeparator()
+        training_menu = self.menuBar().addMenu("&Training")
+        for action in self.train_page.buttons.actions.values():
+            training_menu.addAction(action)
+        about = self.menuBar().addMenu("&Help").addAction("&About")
+        about.triggered.connect(lambda: QMessageBox.about(self, f"About {TITLE}", ABOUT))
+
+    def _wire(self):
+        """Every connection of the app, in one place."""
+        c, page = self.controller, self.train_page
+        actions = page.buttons.actions
+        # Commands: buttons -> controller.
+        actions["start"].triggered.connect(self._start)
+        actions["pause"].triggered.connect(c.pause_or_resume)
+        actions["step_batch"].triggered.connect(lambda: self._step(c.step_batch))
+        actions["step_epoch"].triggered.connect(lambda: self._step(c.step_epoch))
+        actions["stop"].triggered.connect(c.stop)
+        actions["reset"].triggered.connect(
+            lambda: c.reset(page.settings.fields["seed"].value()))
+        page.settings.live_changed.connect(lambda values: c.set_live(**values))
+        page.timeline.epoch_selected.connect(c.view_epoch)
+        page.timeline.rewind_requested.connect(c.rewind_to_viewed)
+        page.dataset.dataset_changed.connect(page.settings.set_dataset)
+        page.dataset.download_requested.connect(self._download)
+        page.dataset.cancel_requested.connect(self.downloader.cancel)
+        self.downloader.progress.connect(page.dataset.show_progress)
+        self.downloader.finished.connect(page.dataset.download_finished)
+        # Reports: controller -> panels.
+        for slot in (page.buttons.set_state, page.settings.set_state, page.progress.set_state,
+                     page.timeline.set_state, self.draw_place.set_training_state,
+                     self.evaluate_place.set_training_state, self._on_state):
+            c.state_changed.connect(slot)
+        for slot in (page.curves.clear, page.health.clear, page.progress.clear,
+                     page.timeline.clear, page.banner.hide, self._on_session):
+            c.session_started.connect(slot)
+        for slot in (page.curves.add_batches, page.health.add_batches, page.progress.add_batches):
+            c.batches_trained.connect(slot)
+        for slot in (page.curves.add_epoch, page.progress.add_epoch, page.timeline.add_epoch):
+            c.epoch_finished.connect(slot)
+        for slot in (page.curves.truncate, page.health.truncate, page.progress.truncate):
+            c.rewound.connect(slot)
+        c.kernels_changed.connect(page.kernels.show_frame)
+        c.timeline_changed.connect(page.timeline.set_position)
+        c.timeline_changed.connect(page.curves.set_cursor)
+        c.locked_changed.connect(page.settings.set_locked)
+        c.locked_changed.connect(self._on_locked)
+        c.run_ended.connect(self._on_run_ended)
+        # The model on show, for the places that explain and evaluate it.
+        for slot in (self.draw_place.show_model, self.evaluate_place.show_model,
+                     self._on_model):
+            c.model_changed.connect(slot)
+
+    # --- commands ---------------------------------------------------------------------
+
+    def _read_config(self):
+        """The settings as a TrainConfig, or None after showing inline what is wrong."""
+        page = self.train_page
+        name, available = page.dataset.current
+        if name == "mnist" and not is_mnist_downloaded():
+            page.settings.show_error("full MNIST is not downloaded yet: press Download MNIST, "
+                                     "or choose the bundled sample")
+            return None
+        try:
+            config = page.settings.read_config(available)
+        except ConfigError:
+            return None
+        if self.controller.latest_epoch >= config.epochs:
+            page.settings.show_error(f"all {config.epochs} epochs are done: raise Epochs to "
+                                     f"train on, or press Reset to start over")
+            return None
+        return config
+
+    def _start(self):
+        config = self._read_config()
+        if config is not None:
+            self.train_page.banner.hide()
+            self.controller.start(config)
+
+    def _step(self, press):
+        # While a run is active the settings are already in force; only a new run reads them.
+        config = self._read_config() if self.controller.state == "idle" else self.controller.config
+        if config is not None:
+            press(config)
+
+    def _download(self):
+        self.train_page.dataset.download_started()
+        self.downloader.start()
+
+    def open_model_file(self, path=None):
+        """Load a model file (asking for one when ``path`` is None); False if nothing changed."""
+        if self.controller.state != "idle":
+            return False
+        if path is None:
+            folder = self._models_dir()
+            start = folder if folder.is_dir() else paths.RESOURCES_DIR
+            path, _ = QFileDialog.getOpenFileName(self, "Open model", str(start),
+                                                  "Models (*.npz);;All files (*)")
+            if not path:
+                return False
+        try:
+            network, meta = load_model(path)
+        except ModelFileError as exc:
+            self.show_message(QMessageBox.Icon.Warning, "Cannot open the model", str(exc))
+            return False
+        self.controller.replace_model(network, describe(path, meta))
+        self.statusBar().showMessage(f"Opened {path}", 5000)
+        return True
+
+    def save_model_file(self, path=None):
+        """Save the model on show (asking where when ``path`` is None); False on failure."""
+        if path is None:
+            folder = self._models_dir()
+            folder.mkdir(parents=True, exist_ok=True)
+            path, _ = QFileDialog.getSaveFileName(self, "Save model", str(folder / "model.npz"),
+                                                  "Models (*.npz)")
+            if not path:
+                return False
+        network, description = self.controller.current_model()
+        try:
+            save_model(path, network, self.controller.metadata())
+        except ModelFileError as exc:
+            self.show_message(QMessageBox.Icon.Warning, "Cannot save the model", str(exc))
+            return False
+        self.statusBar().showMessage(f"Saved the model ({description}) to {path}", 5000)
+        return True
+
+    @staticmethod
+    def _models_dir():
+        return paths.user_data_dir() / "models"
+
+    def show_message(self, icon, title, text):
+        """A window-modal box that does not block the caller (tests can find and close it)."""
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("message_box")
+        box.open()
+        self.last_message_box = box
+
+    # --- reports ----------------------------------------------------------------------
+
+    def _on_state(self, state):
+        self.open_action.setEnabled(state == "idle")
+        self._on_locked(self.controller.locked)
+
+    def _on_locked(self, locked):
+        self.train_page.dataset.set_choosable(self.controller.state == "idle" and not locked)
+
+    def _on_session(self, description):
+        self._session = description
+        self.statusBar().showMessage(f"Weights: {description}", 5000)
+
+    def _on_model(self, network, description):
+        self.train_page.show_model_info(self._session, description)
+
+    def _on_run_ended(self, ended):
+        page = self.train_page
+        if ended.status == "diverged":
+            page.banner.show_divergence(ended.message)
+        elif ended.status == "invalid":
+            page.settings.show_error(ended.message)
+        elif ended.status == "failed":
+            self.show_message(QMessageBox.Icon.Critical, "Training failed",
+                              f"Training stopped because of an error in the app:\n{ended.message}")
+        self.statusBar().showMessage(f"Training {ended.message}" if ended.status != "invalid"
+                                     else ended.message, 10000)
+
+    # --- closing ----------------------------------------------------------------------
+
+    def closeEvent(self, event):
+        """Stop training and downloading, and wait for both threads before closing."""
+        if not self._closed:
+            self._closed = True
+            self.hide()  # feels instant even while the last batch finishes
+            self.downloader.shutdown()
+            seconds = self.controller.shutdown()
+            log.info("training thread ended %.2f s after close", seconds)
+        event.accept()

@@ -1,0 +1,105 @@
+"""Frozen messages the training worker sends to the GUI thread.
+
+Every array in them is a fresh copy marked read-only, so the worker can go on
+changing its network while the GUI thread draws what it was sent.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from cnn_core.kernels import kernel_mosaic, weight_drift
+
+
+def frozen_array(values, dtype=np.float64):
+    """Return ``values`` as a new read-only array (never a view of live data)."""
+    array = np.array(values, dtype=dtype, copy=True)
+    array.setflags(write=False)
+    return array
+
+
+def frozen_state(state):
+    """Copy a ``state_dict`` into read-only arrays."""
+    return {name: frozen_array(value, value.dtype) for name, value in state.items()}
+
+
+@dataclass(frozen=True, eq=False)
+class BatchChunk:
+    """Every batch trained since the previous chunk, as parallel arrays of length k.
+
+    Attributes
+    ----------
+    position : ndarray (k,)
+        Where each batch ends on the epoch axis: ``epoch - 1 + batch / batches_per_epoch``.
+    step, loss, accuracy, lr : ndarray (k,)
+    grad_norms : dict of str to ndarray (k,)
+        Per parametrised layer, the gradient norm of each batch.
+    dead_relu : dict of str to float
+        Per ReLU layer, the fraction of dead units in the last batch.
+    epoch, batch, batches_per_epoch, total_epochs : int
+        Where the run stands after the last batch (``epoch`` counts from 1).
+    samples_per_second : float
+        Wall-clock throughput, pauses excluded (NaN until measured).
+    seconds_left : float
+        Estimated time to the end of the run (NaN until measured).
+    """
+
+    position: np.ndarray
+    step: np.ndarray
+    loss: np.ndarray
+    accuracy: np.ndarray
+    lr: np.ndarray
+    grad_norms: dict
+    dead_relu: dict
+    epoch: int
+    batch: int
+    batches_per_epoch: int
+    total_epochs: int
+    samples_per_second: float
+    seconds_left: float
+
+    def __len__(self):
+        return len(self.step)
+
+
+@dataclass(frozen=True, eq=False)
+class EpochSummary:
+    """One finished epoch: the engine's record and a copy of the weights at its end."""
+
+    record: object          # cnn_core.trainer.EpochRecord (frozen, scalars only)
+    state: dict             # read-only copy of the state_dict
+    total_epochs: int
+
+
+@dataclass(frozen=True, eq=False)
+class KernelFrame:
+    """Pictures of the conv kernels and how far every layer has moved since epoch 0.
+
+    Attributes
+    ----------
+    mosaics : dict of str to (ndarray (H, W), float)
+        Per conv layer, the tiled kernels (NaN gaps) and the symmetric level limit.
+    drift : dict of str to float
+        Per parametrised layer, ``‖W − W₀‖ / ‖W₀‖``.
+    """
+
+    mosaics: dict
+    drift: dict
+
+
+def kernel_frame(state, initial, conv_names):
+    """Build a :class:`KernelFrame` from a ``state_dict`` and the epoch-0 one."""
+    mosaics = {}
+    for name in conv_names:
+        mosaic, limit = kernel_mosaic(state[f"{name}.weight"])
+        mosaic.setflags(write=False)
+        mosaics[name] = (mosaic, limit)
+    return KernelFrame(mosaics, weight_drift(state, initial))
+
+
+@dataclass(frozen=True)
+class RunEnded:
+    """How a call to ``Trainer.run`` ended: ``finished``, ``stopped``, ``diverged`` or ``failed``."""
+
+    status: str
+    message: str
+    epochs_done: int

@@ -1,0 +1,217 @@
+"""Live loss and accuracy curves: every batch (raw and smoothed) and every epoch.
+
+Both plots share one x axis in epochs: a batch sits at ``epoch - 1 + batch /
+batches_per_epoch`` and an epoch's summary at its end, so the per-batch and
+per-epoch curves line up and the epoch boundaries are whole numbers.
+"""
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from ..style import (CURSOR_COLOUR, RAW_COLOUR, TRAIN_COLOUR, VALIDATION_COLOUR, decade_range,
+                     legend_html, style_plot)
+
+SMOOTHING = 0.9   # weight of the past in the moving average of the batch curves
+LEGEND = legend_html([("━", "rgba(0,114,178,0.35)", "each batch"),
+                      ("━", TRAIN_COLOUR, "batches, smoothed"),
+                      ("●", TRAIN_COLOUR, "epoch, training set"),
+                      ("■", VALIDATION_COLOUR, "epoch, validation set"),
+                      ("┆", "#888888", "end of an epoch")])
+
+
+def smooth(values, beta=SMOOTHING, state=(0.0, 0)):
+    """Bias-corrected exponential moving average (as TensorBoard draws it).
+
+    Parameters
+    ----------
+    values : ndarray (k,)
+    state : (float, int)
+        The running average and the count of values before ``values``.
+
+    Returns
+    -------
+    smoothed : ndarray (k,)
+    state : (float, int)
+        To pass with the next values.
+    """
+    average, count = state
+    out = np.empty(len(values))
+    for i, value in enumerate(values):
+        average = beta * average + (1 - beta) * value
+        count += 1
+        out[i] = average / (1 - beta ** count)
+    return out, (average, count)
+
+
+class _Series:
+    """A growing (x, y) series shown by one PlotDataItem, optionally smoothed."""
+
+    def __init__(self, item, smoothed=False):
+        self.item = item
+        self.smoothed = smoothed
+        self.clear()
+
+    def clear(self):
+        """Forget every point."""
+        self.x = np.zeros(0)
+        self.y = np.zeros(0)
+        self._state = (0.0, 0)
+        self.item.setData(self.x, self.y)
+
+    def extend(self, x, y):
+        """Append points ``x, y : ndarray (k,)`` (smoothing ``y`` when the series does)."""
+        if self.smoothed:
+            y, self._state = smooth(y, state=self._state)
+        self.x = np.concatenate([self.x, x])
+        self.y = np.concatenate([self.y, y])
+        self.item.setData(self.x, self.y)
+
+    def truncate(self, x_max, raw_y=None):
+        """Keep the points up to ``x_max``; a smoothed series needs the kept ``raw_y``."""
+        keep = self.x <= x_max + 1e-9
+        self.x = self.x[keep]
+        if self.smoothed:
+            # The moving average depends on every earlier point: recompute it
+            # from the raw values kept (``raw_y`` is already cut to ``x_max``).
+            self.y, self._state = smooth(raw_y)
+        else:
+            self.y = self.y[keep]
+        self.item.setData(self.x, self.y)
+
+
+class TrainingCurves(QWidget):
+    """Loss (log scale) and accuracy against epochs, with epoch lines and a timeline cursor."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        view = pg.GraphicsLayoutWidget()
+        legend = QLabel(LEGEND, alignment=Qt.AlignmentFlag.AlignCenter)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(legend)
+        layout.addWidget(view, 1)
+        self.loss_plot = style_plot(view.addPlot(row=0, col=0), "Loss", "epoch", "cross-entropy")
+        self.accuracy_plot = style_plot(view.addPlot(row=0, col=1), "Accuracy", "epoch", "%")
+        self.loss_plot.setLogMode(y=True)
+        self.series = {}
+        for key, plot in (("loss", self.loss_plot), ("accuracy", self.accuracy_plot)):
+            self.series[key] = self._make_series(plot)
+        # Ranges are set by hand, and change only when the run or a decade of loss
+        # does: auto-ranging would redraw the axes and repaint twice on every update.
+        for plot in (self.loss_plot, self.accuracy_plot):
+            plot.disableAutoRange()
+        self._ranges = {}
+        self._boundaries = []
+        self._cursors = [pg.InfiniteLine(angle=90, pen=pg.mkPen(CURSOR_COLOUR, width=2))
+                         for _ in (self.loss_plot, self.accuracy_plot)]
+        for plot, cursor in zip((self.loss_plot, self.accuracy_plot), self._cursors):
+            cursor.setZValue(10)
+            cursor.setVisible(False)
+            plot.addItem(cursor, ignoreBounds=True)
+        self._raw = {"loss": np.zeros(0), "accuracy": np.zeros(0)}
+        self._fit(1)
+
+    @staticmethod
+    def _make_series(plot):
+        def curve(**style):
+            item = plot.plot(**style)
+            # Thousands of batch points: draw only what fits the pixels.
+            item.setDownsampling(auto=True, method="peak")
+            item.setClipToView(True)
+            return item
+        dashed = pg.mkPen(TRAIN_COLOUR, width=1, style=Qt.PenStyle.DashLine)
+        return {
+            # The raw curve is thin, faint and long: antialiasing it costs much, shows little.
+            "batch": _Series(curve(pen=pg.mkPen(RAW_COLOUR, width=1), antialias=False)),
+            "smoothed": _Series(curve(pen=pg.mkPen(TRAIN_COLOUR, width=2)), smoothed=True),
+            "train": _Series(curve(pen=dashed, symbol="o", symbolSize=7,
+                                   symbolBrush=TRAIN_COLOUR)),
+            "validation": _Series(curve(pen=pg.mkPen(VALIDATION_COLOUR, width=2), symbol="s",
+                                        symbolSize=7, symbolBrush=VALIDATION_COLOUR)),
+        }
+
+    # --- slots ----------------------------------------------------------------------
+
+    @Slot()
+    def clear(self):
+        """Empty every curve for a new session."""
+        for series in self.series.values():
+            for line in series.values():
+                line.clear()
+        self._raw = {"loss": np.zeros(0), "accuracy": np.zeros(0)}
+        self._set_boundaries(0)
+        self.set_cursor(0, 0)
+        self._ranges = {}
+        self._fit(1)
+
+    @Slot(object)
+    def add_batches(self, chunk):
+        """Append a :class:`gui.records.BatchChunk`."""
+        for key, values in (("loss", chunk.loss), ("accuracy", chunk.accuracy * 100)):
+            self._raw[key] = np.concatenate([self._raw[key], values])
+            self.series[key]["batch"].extend(chunk.position, values)
+            self.series[key]["smoothed"].extend(chunk.position, values)
+        self._fit(chunk.total_epochs)
+
+    @Slot(object)
+    def add_epoch(self, summary):
+        """Append a :class:`gui.records.EpochSummary` and mark the epoch's end."""
+        r = summary.record
+        x = np.array([float(r.epoch)])
+        self.series["loss"]["train"].extend(x, np.array([r.train_loss]))
+        self.series["loss"]["validation"].extend(x, np.array([r.val_loss]))
+        self.series["accuracy"]["train"].extend(x, np.array([100 * r.train_accuracy]))
+        self.series["accuracy"]["validation"].extend(x, np.array([100 * r.val_accuracy]))
+        self._set_boundaries(r.epoch)
+        self._fit(summary.total_epochs)
+
+    @Slot(int)
+    def truncate(self, epoch):
+        """Forget every point after the end of ``epoch`` (the run was rewound)."""
+        for key, lines in self.series.items():
+            keep = lines["batch"].x <= epoch + 1e-9
+            self._raw[key] = self._raw[key][keep]
+            for line in lines.values():
+                line.truncate(epoch, raw_y=self._raw[key])
+        self._set_boundaries(epoch)
+
+    @Slot(int, int)
+    def set_cursor(self, viewed, latest):
+        """Mark the timeline's epoch, unless it is the live end."""
+        for cursor in self._cursors:
+            cursor.setPos(viewed)
+            cursor.setVisible(viewed < latest)
+
+    def _fit(self, total_epochs):
+        """Show the whole run on x, and the loss's decades on y."""
+        losses = [self._raw["loss"]] + [self.series["loss"][k].y for k in ("train", "validation")]
+        # Accuracy from the smoothed and epoch curves, down to a multiple of 10 %:
+        # a trained model sits near 100 % and would be a flat line on a 0-100 axis.
+        accuracies = np.concatenate([self.series["accuracy"][k].y
+                                     for k in ("smoothed", "train", "validation")])
+        lowest = np.nanmin(accuracies) if accuracies.size else 0.0
+        ranges = {"x": (0.0, float(max(total_epochs, 1))),
+                  "loss": decade_range(np.concatenate(losses)) if len(losses[0]) else (-2.0, 1.0),
+                  "accuracy": (float(min(np.floor(lowest / 10) * 10, 90.0)), 100.0)}
+        if ranges != self._ranges:
+            self._ranges = ranges
+            for plot in (self.loss_plot, self.accuracy_plot):
+                plot.setXRange(*ranges["x"], padding=0.02)
+            self.loss_plot.setYRange(*ranges["loss"], padding=0.02)
+            self.accuracy_plot.setYRange(*ranges["accuracy"], padding=0.02)
+
+    def _set_boundaries(self, epochs):
+        """Keep one dotted vertical line at each finished epoch's end."""
+        pen = pg.mkPen((120, 120, 120, 110), width=1, style=Qt.PenStyle.DotLine)
+        while len(self._boundaries) < epochs:
+            x = len(self._boundaries) + 1
+            pair = [pg.InfiniteLine(x, angle=90, pen=pen) for _ in range(2)]
+            self.loss_plot.addItem(pair[0], ignoreBounds=True)
+            self.accuracy_plot.addItem(pair[1], ignoreBounds=True)
+            self._boundaries.append(pair)
+        while len(self._boundaries) > epochs:
+            pair = self._boundaries.pop()
+            self.loss_plot.removeItem(pair[0])
+            self.accuracy_plot.removeItem(pair[1])

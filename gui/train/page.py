@@ -1,0 +1,77 @@
+"""The Train place: the widgets laid out, nothing wired (the main window wires them)."""
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QScrollArea, QSplitter, QVBoxLayout,
+                               QWidget)
+
+from .curves import TrainingCurves
+from .dataset_chooser import DatasetChooser
+from .health import DivergenceBanner, HealthView
+from .kernels import KernelGrids
+from .progress import RunProgress
+from .run_buttons import RunButtons
+from .settings import TrainSettingsForm
+from .timeline import Timeline
+
+SIDEBAR_WIDTH = 330
+
+
+class TrainPage(QWidget):
+    """Settings, buttons and progress on the left; curves, kernels and health on the right.
+
+    Parameters
+    ----------
+    layer_names : dict
+        ``conv``, ``params`` and ``relu``: the network's layer names of each kind.
+    """
+
+    def __init__(self, layer_names, parent=None):
+        super().__init__(parent)
+        self.dataset = DatasetChooser()
+        self.settings = TrainSettingsForm()
+        self.buttons = RunButtons()
+        self.progress = RunProgress()
+        self.model_label = QLabel(wordWrap=True)
+        self.model_label.setStyleSheet("color: #444;")
+        self.banner = DivergenceBanner()
+        self.curves = TrainingCurves()
+        self.kernels = KernelGrids(layer_names["conv"], layer_names["params"])
+        self.health = HealthView(layer_names["params"], layer_names["relu"])
+        self.timeline = Timeline()
+
+        layout = QHBoxLayout(self)
+        layout.addWidget(self._sidebar())
+        layout.addLayout(self._plots(), 1)
+
+    def _sidebar(self):
+        column = QWidget()
+        box = QVBoxLayout(column)
+        box.setContentsMargins(0, 0, 6, 0)
+        for widget in (self.dataset, self.settings, self.buttons, self.progress,
+                       self.model_label):
+            box.addWidget(widget)
+        box.addStretch(1)
+        # Scrolls rather than squeezes the fields on a small screen.
+        scroll = QScrollArea(widgetResizable=True, frameShape=QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(column)
+        scroll.setFixedWidth(SIDEBAR_WIDTH)
+        return scroll
+
+    def _plots(self):
+        splitter = QSplitter(Qt.Orientation.Vertical, childrenCollapsible=False)
+        for widget, stretch in ((self.curves, 4), (self.kernels, 3), (self.health, 3)):
+            widget.setMinimumHeight(150)
+            splitter.addWidget(widget)
+            splitter.setStretchFactor(splitter.count() - 1, stretch)
+        column = QVBoxLayout()
+        column.addWidget(self.banner)
+        column.addWidget(splitter, 1)
+        column.addWidget(self.timeline)
+        return column
+
+    def show_model_info(self, origin, on_show):
+        """Say where the weights came from and which model the places show."""
+        text = f"<b>Weights from:</b> {origin}"
+        if on_show != origin:
+            text += f"<br><b>On show:</b> {on_show}"
+        self.model_label.setText(text)

@@ -1,0 +1,219 @@
+"""Training settings: one field per hyperparameter, each with a range and a plain tooltip.
+
+The form turns its fields into a :class:`cnn_core.trainer.TrainConfig` and lets
+the engine's :meth:`TrainConfig.validate` judge it, so the app and the command
+line reject the same things with the same one-line message, shown inline.
+"""
+import math
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtGui import QDoubleValidator
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
+                               QLabel, QLineEdit, QSpinBox)
+
+from cnn_core.errors import ConfigError
+from cnn_core.trainer import TrainConfig
+
+from ..style import ERROR_TEXT_STYLE
+
+GUI_DEFAULTS = TrainConfig(epochs=10)
+
+TIPS = {
+    "train_size": "How many training images to learn from. Fewer images train faster "
+                  "but the network sees less variety.",
+    "epochs": "How many times the network goes through the whole training set.",
+    "batch_size": "How many images are averaged for each weight update. Bigger batches "
+                  "give smoother but fewer steps per epoch.",
+    "lr": "How big each step downhill is (the peak of the schedule). Too small learns slowly; "
+          "too large makes the loss explode. Can be changed while training runs.",
+    "momentum": "How much of the previous step carries into the next one, like a ball "
+                "rolling downhill. 0.9 is usual. Can be changed while training runs.",
+    "weight_decay": "A gentle pull of every weight towards zero, which keeps the network "
+                    "from memorising the training images. Can be changed while training runs.",
+    "schedule": "One-cycle warms the learning rate up, then cools it down to almost zero; "
+                "constant keeps it fixed.",
+    "augment": "Shift, rotate and scale each training image a little at random, so the "
+               "network learns the digit, not its exact position.",
+    "seed": "Starting point of every random choice: the same seed gives the same fresh "
+            "weights when you press Reset, and the same shuffling order in a new run.",
+}
+SCHEDULES = [("One-cycle", "onecycle"), ("Constant", "constant")]
+# Settings that define the data and the order of the batches: fixed once a run has begun.
+DATA_FIELDS = ("train_size", "batch_size")
+
+
+def _number_edit(text, bottom, top, tip):
+    edit = QLineEdit(text)
+    validator = QDoubleValidator(bottom, top, 8, edit)
+    validator.setNotation(QDoubleValidator.Notation.ScientificNotation)
+    edit.setValidator(validator)  # blocks letters; the range is checked by validate()
+    edit.setToolTip(tip)
+    return edit
+
+
+def _spin(box, low, high, value, tip, step=1):
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setValue(value)
+    box.setToolTip(tip)
+    box.setKeyboardTracking(False)  # report the number once typed, not every digit
+    return box
+
+
+class TrainSettingsForm(QGroupBox):
+    """The hyperparameter fields and the inline message that says what is wrong.
+
+    Signals
+    -------
+    live_changed(dict) : a valid new value of a setting the engine reads every step.
+    """
+
+    live_changed = Signal(dict)
+
+    def __init__(self, parent=None):
+        super().__init__("Settings", parent)
+        d = GUI_DEFAULTS
+        self.dataset = d.dataset
+        self.fields = {
+            "train_size": _spin(QSpinBox(), 1, d.train_size, d.train_size, TIPS["train_size"], 100),
+            "epochs": _spin(QSpinBox(), 1, 1000, d.epochs, TIPS["epochs"]),
+            "batch_size": _spin(QSpinBox(), 1, 4096, d.batch_size, TIPS["batch_size"], 16),
+            "lr": _number_edit(f"{d.lr:g}", 0.0, 100.0, TIPS["lr"]),
+            "momentum": _spin(QDoubleSpinBox(decimals=3), 0.0, 0.999, d.momentum,
+                              TIPS["momentum"], 0.05),
+            "weight_decay": _number_edit(f"{d.weight_decay:g}", 0.0, 1.0, TIPS["weight_decay"]),
+            "schedule": QComboBox(toolTip=TIPS["schedule"]),
+            "augment": QCheckBox("random shifts and rotations", checked=d.augment,
+                                 toolTip=TIPS["augment"]),
+            "seed": _spin(QSpinBox(), 0, 2**31 - 1, d.seed, TIPS["seed"]),
+        }
+        for label, value in SCHEDULES:
+            self.fields["schedule"].addItem(label, value)
+        self.error = QLabel(wordWrap=True, visible=False)
+        self.error.setStyleSheet(ERROR_TEXT_STYLE)
+        self._build_layout()
+        self._connect_live()
+        self._locked = False
+        self._state = "idle"
+
+    def _build_layout(self):
+        form = QFormLayout(self)
+        labels = {"train_size": "Training images", "epochs": "Epochs", "batch_size": "Batch size",
+                  "lr": "Learning rate", "momentum": "Momentum", "weight_decay": "Weight decay",
+                  "schedule": "Schedule", "augment": "Augmentation", "seed": "Seed"}
+        for name, widget in self.fields.items():
+            label = QLabel(labels[name])
+            label.setToolTip(TIPS[name])
+            form.addRow(label, widget)
+        form.addRow(self.error)
+
+    def _connect_live(self):
+        f = self.fields
+        f["lr"].editingFinished.connect(lambda: self._send_live("lr"))
+        f["weight_decay"].editingFinished.connect(lambda: self._send_live("weight_decay"))
+        f["momentum"].valueChanged.connect(lambda: self._send_live("momentum"))
+        f["augment"].toggled.connect(lambda: self._send_live("augment"))
+
+    # --- reading --------------------------------------------------------------------
+
+    def _number(self, name, label):
+        text = self.fields[name].text().strip()
+        try:
+            value = float(text)
+        except ValueError:
+            raise ConfigError(f"{label}: type a number such as {getattr(GUI_DEFAULTS, name):g}, "
+                              f"not {text!r}") from None
+        if not math.isfinite(value):
+            raise ConfigError(f"{label} must be a finite number, not {text!r}")
+        return value
+
+    def read_config(self, available):
+        """Return the settings as a validated TrainConfig, or show why not and raise.
+
+        Parameters
+        ----------
+        available : int
+            Training images in the chosen data set.
+
+        Raises
+        ------
+        ConfigError
+            With the one-line message that is also shown under the fields.
+        """
+        f = self.fields
+        try:
+            config = TrainConfig(
+                epochs=f["epochs"].value(), batch_size=f["batch_size"].value(),
+                lr=self._number("lr", "learning rate"), momentum=f["momentum"].value(),
+                weight_decay=self._number("weight_decay", "weight decay"),
+                augment=f["augment"].isChecked(), schedule=f["schedule"].currentData(),
+                train_size=f["train_size"].value(), dataset=self.dataset, seed=f["seed"].value())
+            config.validate(available)
+        except ConfigError as exc:
+            self.show_error(str(exc))
+            raise
+        self.show_error("")
+        return config
+
+    def _send_live(self, name):
+        if self._state == "idle":
+            return  # the next Start reads every field anyway
+        field = self.fields[name]
+        try:
+            if name == "augment":
+                value = field.isChecked()
+            elif name == "momentum":
+                value = field.value()
+            else:
+                value = self._number(name, "learning rate" if name == "lr" else "weight decay")
+                probe = TrainConfig(**{name: value})
+                probe.validate()
+        except ConfigError as exc:
+            self.show_error(str(exc))
+            return
+        self.show_error("")
+        self.live_changed.emit({name: value})
+
+    # --- slots ----------------------------------------------------------------------
+
+    @Slot(str)
+    def show_error(self, message):
+        """Show ``message`` in red under the fields; an empty one hides it."""
+        self.error.setText(message[:1].upper() + message[1:] if message else "")
+        self.error.setVisible(bool(message))
+
+    @Slot(str, int)
+    def set_dataset(self, name, available):
+        """Choose the data set; the training-set size follows its number of images."""
+        self.dataset = name
+        box = self.fields["train_size"]
+        box.setMaximum(max(available, 1))
+        box.setValue(available)
+
+    @Slot(bool)
+    def set_locked(self, locked):
+        """Freeze the data-defining fields once a run has begun (Reset frees them)."""
+        self._locked = locked
+        self._apply()
+
+    @Slot(str)
+    def set_state(self, state):
+        """While a run is active only the settings the engine reads live stay editable."""
+        self._state = state
+        self._apply()
+
+    def _apply(self):
+        idle = self._state == "idle"
+        stopping = self._state == "stopping"
+        for name, widget in self.fields.items():
+            if name in ("lr", "momentum", "weight_decay", "augment"):
+                widget.setEnabled(not stopping)
+            elif name in DATA_FIELDS:
+                widget.setEnabled(idle and not self._locked)
+            else:
+                widget.setEnabled(idle)
+        if self._locked:
+            self.fields["batch_size"].setToolTip(
+                TIPS["batch_size"] + " Fixed for this run: press Reset to change it.")
+        else:
+            self.fields["batch_size"].setToolTip(TIPS["batch_size"])

@@ -1,0 +1,76 @@
+"""The timeline: a slider over the epoch snapshots, and a way back to one of them."""
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
+
+TIMELINE_TIP = ("Look at the model as it was at the end of any epoch: kernels, curves and "
+                "the other places follow. The right end follows the live model.")
+REWIND_TIP = ("Make the chosen epoch the current model: later epochs are forgotten and "
+              "Start trains on from here.")
+
+
+class Timeline(QWidget):
+    """Slider from epoch 0 to the latest epoch; the right end is live.
+
+    Signals
+    -------
+    epoch_selected(int) : the person moved the slider.
+    rewind_requested() : "Continue from here" was pressed.
+    """
+
+    epoch_selected = Signal(int)
+    rewind_requested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.slider = QSlider(Qt.Orientation.Horizontal, toolTip=TIMELINE_TIP)
+        self.slider.setTickPosition(QSlider.TickPosition.TicksBelow)
+        self.slider.setPageStep(1)
+        self.label = QLabel(minimumWidth=260)
+        self.rewind_button = QPushButton("Continue from here", toolTip=REWIND_TIP)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 0, 4, 0)
+        layout.addWidget(QLabel("Timeline", toolTip=TIMELINE_TIP))
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.label)
+        layout.addWidget(self.rewind_button)
+        self._accuracy = {}
+        self._state = "idle"
+        self.slider.valueChanged.connect(self.epoch_selected)
+        self.rewind_button.clicked.connect(self.rewind_requested)
+        self.set_position(0, 0)
+
+    @Slot(int, int)
+    def set_position(self, viewed, latest):
+        """Show ``viewed`` of ``0..latest`` without echoing it back as a selection."""
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, latest)
+        self.slider.setValue(viewed)
+        self.slider.blockSignals(False)
+        self.slider.setEnabled(latest > 0)
+        self._accuracy = {e: a for e, a in self._accuracy.items() if e <= latest}
+        accuracy = self._accuracy.get(viewed)
+        where = "live" if viewed == latest else "snapshot"
+        extra = f" · validation {accuracy:.1%}" if accuracy is not None else ""
+        self.label.setText(f"epoch {viewed} of {latest} ({where}){extra}")
+        self._viewing_past = viewed < latest
+        self._refresh()
+
+    @Slot(object)
+    def add_epoch(self, summary):
+        """Remember the epoch's validation accuracy for the label."""
+        self._accuracy[summary.record.epoch] = summary.record.val_accuracy
+
+    @Slot()
+    def clear(self):
+        """Back to epoch 0 of 0 for a new session."""
+        self._accuracy = {}
+        self.set_position(0, 0)
+
+    @Slot(str)
+    def set_state(self, state):
+        """Going back to an epoch is possible only while no run is active."""
+        self._state = state
+        self._refresh()
+
+    def _refresh(self):
+        self.rewind_button.setEnabled(self._state == "idle" and self._viewing_past)

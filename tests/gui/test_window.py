@@ -1,0 +1,111 @@
+"""The main window: opening, model files, settings messages, closing."""
+import time
+
+import numpy as np
+from PySide6.QtWidgets import QMessageBox
+
+from cnn_core import paths
+from cnn_core.model_files import load_model
+
+from .conftest import WAIT_MS, batch_points, press, set_fields
+
+
+def test_opens_with_three_places_and_the_shipped_model(window):
+    assert window.windowTitle() == "Explainable CNN"
+    tabs = [window.tabs.tabText(i).replace("&&", "&") for i in range(window.tabs.count())]
+    assert tabs == ["Train", "Draw & Explain", "Evaluate"]
+    if paths.SHIPPED_MODEL.is_file():
+        shipped, _ = load_model(paths.SHIPPED_MODEL)
+        network, description = window.controller.current_model()
+        assert description.startswith("shipped")
+        np.testing.assert_array_equal(network.layer("conv1").params["weight"],
+                                      shipped.layer("conv1").params["weight"])
+        # The placeholder places got the same model through their slot.
+        assert window.draw_place.network is network
+
+
+def test_kernel_grids_show_every_conv_layer_with_symmetric_levels(window):
+    for name, image in window.train_page.kernels.images.items():
+        assert image.image is not None, name
+        low, high = image.getLevels()
+        assert low == -high > -np.inf
+
+
+def test_bad_model_file_shows_a_message_and_keeps_the_model(window, qtbot, tmp_path):
+    before, description = window.controller.current_model()
+    bad = tmp_path / "broken.npz"
+    bad.write_bytes(b"this is not a model")
+    assert window.open_model_file(bad) is False
+    box = window.last_message_box
+    qtbot.waitUntil(box.isVisible, timeout=WAIT_MS)
+    assert "broken.npz" in box.text()
+    box.button(QMessageBox.StandardButton.Ok).click()
+    qtbot.waitUntil(lambda: not box.isVisible(), timeout=WAIT_MS)
+    after, after_description = window.controller.current_model()
+    assert after is before and after_description == description
+
+
+def test_save_then_open_round_trip(window, private_data_folder):
+    window.controller.reset(seed=7)
+    saved, _ = window.controller.current_model()
+    path = private_data_folder / "models" / "mine.npz"
+    assert window.save_model_file(path)
+    window.controller.reset(seed=8)
+    assert window.open_model_file(path)
+    opened, description = window.controller.current_model()
+    assert description.startswith("mine.npz")
+    for name, value in saved.named_params():
+        np.testing.assert_array_equal(dict(opened.named_params())[name], value)
+
+
+def test_invalid_hyperparameters_show_an_inline_message(window):
+    settings = window.train_page.settings
+    set_fields(window, lr="0")
+    press(window, "start")
+    assert settings.error.isVisible()
+    assert "learning rate" in settings.error.text().lower()
+    assert window.controller.state == "idle"
+
+    set_fields(window, lr="abc")
+    press(window, "start")
+    assert "number" in settings.error.text()
+
+    set_fields(window, lr="0.05", batch_size=512)   # more than the 256 training images
+    press(window, "start")
+    assert "batch size 512 is larger" in settings.error.text().lower()
+    assert window.controller.state == "idle" and batch_points(window) == 0
+
+    set_fields(window, batch_size=32)
+    press(window, "start")
+    assert not settings.error.isVisible()
+
+
+def test_full_mnist_missing_is_an_inline_message(window):
+    chooser = window.train_page.dataset
+    chooser.combo.setCurrentIndex(1)
+    assert window.train_page.settings.fields["train_size"].maximum() == 60000
+    press(window, "start")
+    assert "not downloaded" in window.train_page.settings.error.text()
+    assert window.controller.state == "idle"
+
+
+def test_offline_download_says_so_and_the_sample_still_works(window, qtbot):
+    chooser = window.train_page.dataset
+    chooser.download_button.click()
+    qtbot.waitUntil(lambda: not window.downloader.busy, timeout=WAIT_MS)
+    assert "offline" in chooser.message.text() and "sample still works" in chooser.message.text()
+    assert chooser.download_button.text() == "Download MNIST"
+    press(window, "step_batch")
+    qtbot.waitUntil(lambda: batch_points(window) == 1, timeout=WAIT_MS)
+
+
+def test_closing_during_training_ends_the_thread_quickly(window, qtbot):
+    press(window, "start")
+    qtbot.waitUntil(lambda: batch_points(window) > 0, timeout=WAIT_MS)
+    thread = window.controller._thread
+    started = time.perf_counter()
+    window.close()
+    elapsed = time.perf_counter() - started
+    assert thread.isFinished()
+    # The 2 s target holds with a margin: the loop stops before its next batch of 32.
+    assert elapsed < 2.0, elapsed
