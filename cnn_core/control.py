@@ -11,7 +11,10 @@ import threading
 class TrainingControl:
     """Run, pause, single-step and stop a training loop from another thread."""
 
-    def __init__(self, paused=False):
+    def __init__(self, paused=False, before_wait=None):
+        #: Called (without the lock held) on the loop's thread when it is about to
+        #: block on a pause: a chance to flush what it has buffered for display.
+        self.before_wait = before_wait
         self._cond = threading.Condition()
         self._paused = paused
         self._stopped = False
@@ -63,6 +66,7 @@ class TrainingControl:
 
     def wait_for_batch(self):
         """Block while paused; return ``True`` to run a batch, ``False`` to stop."""
+        announced = False
         with self._cond:
             while not self._stopped:
                 if not self._paused or self._finish_epoch:
@@ -70,6 +74,14 @@ class TrainingControl:
                 if self._batches_allowed > 0:
                     self._batches_allowed -= 1
                     return True
+                if self.before_wait is not None and not announced:
+                    announced = True
+                    self._cond.release()   # the callback may press buttons itself
+                    try:
+                        self.before_wait()
+                    finally:
+                        self._cond.acquire()
+                    continue               # the state may have changed meanwhile
                 self._cond.wait()
             return False
 

@@ -1,6 +1,6 @@
 """The training controller: the GUI thread's side of the training worker.
 
-It owns the worker thread, the current :class:`GuiTrainingControl`, the
+It owns the worker thread, the current :class:`TrainingControl`, the
 session's settings and the GUI's own copies of the epoch snapshots (for the
 timeline).  Panels never call it or the worker: the main window connects
 the buttons to its methods and its signals to the panels' slots.
@@ -11,11 +11,12 @@ import time
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+from cnn_core.control import TrainingControl
 from cnn_core.network import Network
 from cnn_core.trainer import TrainConfig
 
 from .records import kernel_frame
-from .training_worker import GuiTrainingControl, TrainingWorker
+from .training_worker import TrainingWorker
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ class TrainingController(QObject):
     def start(self, config):
         """Train with ``config`` (a validated TrainConfig), continuing the session."""
         if self.state == "idle":
-            self._launch(config, GuiTrainingControl())
+            self._launch(config, TrainingControl())
 
     def pause_or_resume(self):
         """Pause a running run after its batch, or resume a paused one (a flag, not a message)."""
@@ -136,11 +137,11 @@ class TrainingController(QObject):
 
     def step_batch(self, config):
         """Train exactly one batch, then stay paused."""
-        self._step(config, GuiTrainingControl.step_batch)
+        self._step(config, TrainingControl.step_batch)
 
     def step_epoch(self, config):
         """Train to the end of the current epoch, then stay paused."""
-        self._step(config, GuiTrainingControl.step_epoch)
+        self._step(config, TrainingControl.step_epoch)
 
     def stop(self):
         """End the run before its next batch; Start continues it later."""
@@ -223,7 +224,7 @@ class TrainingController(QObject):
 
     def _step(self, config, press):
         if self.state == "idle":
-            control = GuiTrainingControl(paused=True)
+            control = TrainingControl(paused=True)
             press(control)
             self._launch(config, control)
         elif self.state in ("running", "paused"):

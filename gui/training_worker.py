@@ -2,7 +2,7 @@
 
 Threading rules (see DESIGN.md): the worker is a QObject without a parent,
 moved to a QThread; the GUI thread talks to it through queued signals when it
-is idle, and through the flags of :class:`GuiTrainingControl` (pause, resume,
+is idle, and through the flags of :class:`TrainingControl` (pause, resume,
 step, stop) while it runs, because a running worker's event queue is not
 served until :meth:`TrainingWorker.run` returns.  It reports by time, not per
 batch: scalars at most ten times a second, kernel pictures twice a second and
@@ -15,7 +15,6 @@ import traceback
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from cnn_core.control import TrainingControl
 from cnn_core.data import load_dataset
 from cnn_core.errors import UserError
 from cnn_core.parallel import default_workers
@@ -34,31 +33,6 @@ MODEL_INTERVAL = 1.0    # seconds between network copies for the explaining pane
 def training_threads():
     """Threads to split each batch over: every core but one, which the GUI keeps."""
     return max(1, min(default_workers(), (os.cpu_count() or 1) - 1))
-
-
-class GuiTrainingControl(TrainingControl):
-    """A :class:`TrainingControl` that calls ``before_wait()`` when the loop is about to block.
-
-    The worker uses it to send what it has buffered before it sleeps on a
-    pause, so the GUI shows the last batch at once instead of after Resume.
-    """
-
-    def __init__(self, paused=False):
-        super().__init__(paused)
-        self.before_wait = None
-
-    def _will_block(self):
-        # Mirrors TrainingControl.wait_for_batch; the engine has no public
-        # query for it yet (asked for), so this reads its state under its lock.
-        with self._cond:
-            return (not self._stopped and self._paused and not self._finish_epoch
-                    and self._batches_allowed == 0)
-
-    def wait_for_batch(self):
-        """As :meth:`TrainingControl.wait_for_batch`, calling ``before_wait`` before blocking."""
-        if self.before_wait is not None and self._will_block():
-            self.before_wait()
-        return super().wait_for_batch()
 
 
 class TrainingWorker(QObject):

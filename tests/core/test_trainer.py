@@ -147,3 +147,17 @@ def _wait_until(condition, timeout=20.0):
             return
         done.wait(0.01)
     raise AssertionError("timed out waiting")
+
+
+def test_before_wait_runs_once_each_time_the_loop_is_about_to_block(small_data):
+    trainer = make_trainer(small_data)
+    calls = []
+    control = TrainingControl(paused=True, before_wait=lambda: calls.append(trainer.batch))
+    thread = threading.Thread(target=trainer.run, args=(control,))
+    thread.start()
+    _wait_until(lambda: calls == [0])
+    control.step_batch()
+    _wait_until(lambda: calls == [0, 1])
+    control.stop()
+    thread.join(5)
+    assert calls == [0, 1] and not thread.is_alive()

@@ -5,8 +5,8 @@ import numpy as np
 
 from cnn_core.network import Network
 from cnn_core.trainer import TrainConfig
-from gui.training_worker import (KERNEL_INTERVAL, MODEL_INTERVAL, SCALAR_INTERVAL,
-                                 GuiTrainingControl, TrainingWorker)
+from cnn_core.control import TrainingControl
+from gui.training_worker import KERNEL_INTERVAL, MODEL_INTERVAL, SCALAR_INTERVAL, TrainingWorker
 
 
 def test_reports_are_rate_limited_and_lose_no_batch(qtbot):
@@ -20,7 +20,7 @@ def test_reports_are_rate_limited_and_lose_no_batch(qtbot):
     worker.run_ended.connect(reports["ended"].append)
     config = TrainConfig(epochs=3, batch_size=8, train_size=256, augment=False)
     started = time.perf_counter()
-    worker.run(config, GuiTrainingControl())
+    worker.run(config, TrainingControl())
     elapsed = time.perf_counter() - started
 
     assert reports["ended"][0].status == "finished"
