@@ -4,7 +4,9 @@ Run ``python main.py --help`` for the subcommands.
 """
 import sys
 
-from cli.commands import main
-
 if __name__ == "__main__":
+    try:
+        from cli.commands import main
+    except KeyboardInterrupt:      # Ctrl+C while the engine is still loading
+        sys.exit(130)
     sys.exit(main())

@@ -5,6 +5,7 @@ a traceback means a bug.
 """
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import numpy as np
 
 from cli import explain_cmd
 from cnn_core import paths
-from cnn_core.errors import UserError
+from cnn_core.errors import ConfigError, DataError, UserError
 
 EXIT_BAD_INPUT = 2
 
@@ -88,29 +89,54 @@ def _download_progress(name, done, total):
     sys.stderr.flush()
 
 
-def cmd_download(args):
+def _download_mnist():
+    """Download MNIST with a progress line on a terminal; return the cache folder."""
     from cnn_core.download import download_mnist
-    folder = download_mnist(progress=_download_progress)
-    print(f"\nMNIST is in {folder}", file=sys.stderr)
+    show = sys.stderr.isatty()
+    try:
+        return download_mnist(progress=_download_progress if show else None)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"nothing partial was kept in {paths.mnist_cache_dir()}") from None
+    finally:
+        if show:        # end the progress line, so what follows starts on its own
+            sys.stderr.write("\n")
+
+
+def cmd_download(args):
+    folder = _download_mnist()
+    print(f"MNIST is in {folder}", file=sys.stderr)
     return 0
+
+
+def _check_out(path):
+    """Refuse an --out that cannot be written, before training rather than after."""
+    if path.is_dir():
+        raise ConfigError(f"--out {path} is a folder; give a file name such as {path / 'model.npz'}")
+    folder = next(p for p in (path.absolute().parent, *path.absolute().parents) if p.exists())
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise ConfigError(f"--out {path}: {folder} is not a folder that can be written to")
 
 
 def cmd_train(args):
     from cnn_core.data import load_dataset
-    from cnn_core.download import download_mnist, is_mnist_downloaded
-    if args.dataset == "mnist" and not is_mnist_downloaded():
-        print("full MNIST is not downloaded yet; downloading it now", file=sys.stderr)
-        download_mnist(progress=_download_progress)
-        print(file=sys.stderr)
+    from cnn_core.download import is_mnist_downloaded
     from cnn_core.model_files import save_model
     from cnn_core.network import Network
     from cnn_core.trainer import TrainConfig, Trainer
-    train, val = load_dataset(args.dataset, seed=0)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                          momentum=args.momentum, weight_decay=args.weight_decay,
                          augment=args.augment, schedule=args.schedule,
-                         train_size=args.train_size or len(train), dataset=args.dataset,
-                         seed=args.seed)
+                         train_size=1 if args.train_size is None else args.train_size,
+                         dataset=args.dataset, seed=args.seed)
+    # Options first: a typo should not cost a download or a training run.
+    config.validate()
+    _check_out(args.out)
+    if args.dataset == "mnist" and not is_mnist_downloaded():
+        print("full MNIST is not downloaded yet; downloading it now", file=sys.stderr)
+        _download_mnist()
+    train, val = load_dataset(args.dataset, seed=0)
+    if args.train_size is None:
+        config.train_size = len(train)
     config.validate(len(train))
     images, labels = train.as_float(), train.labels
     if config.train_size < len(train):
@@ -132,14 +158,24 @@ def cmd_train(args):
               f"train acc {r.train_accuracy:.2%}  val loss {r.val_loss:.4f}  "
               f"val acc {r.val_accuracy:.2%}  {r.seconds:.1f}s", flush=True)
 
-    result = trainer.run(on_batch=on_batch, on_epoch=on_epoch)
-    if result.status == "diverged":
-        print(result.message, file=sys.stderr)
+    try:
+        result = trainer.run(on_batch=on_batch, on_epoch=on_epoch)
+    except KeyboardInterrupt:
+        if show_bar:
+            sys.stderr.write("\n")
+        print(f"interrupted during epoch {trainer.epoch + 1}: nothing was saved to {args.out}",
+              file=sys.stderr)
+        return 130
     meta = {"training": vars(config), "history": trainer.history_as_dicts(),
-            "val_accuracy": trainer.history[-1].val_accuracy if trainer.history else None}
+            "val_accuracy": trainer.history[-1].val_accuracy if trainer.history else None,
+            "status": result.status}
     save_model(args.out, network, meta)
+    if result.status == "diverged":
+        # Not bad input (the rate is within range) and not a crash: exit 1, a failed run.
+        print(f"error: {result.message} They are saved in {args.out}.", file=sys.stderr)
+        return 1
     print(f"saved {args.out}", file=sys.stderr)
-    return 0 if result.status == "finished" else 1
+    return 0
 
 
 def _evaluation_data(args):
@@ -149,6 +185,8 @@ def _evaluation_data(args):
     if args.images is None:
         return load_sample()[1]
     images, labels = load_images_and_labels(args.images, args.labels)
+    if len(labels) == 0:
+        raise DataError(f"{args.images.name}: holds no images, so there is nothing to evaluate")
     return images.astype(np.float32)[:, None] / 255.0, labels
 
 
@@ -178,12 +216,12 @@ def cmd_evaluate(args):
 
 
 def cmd_predict(args):
-    from cli.image_files import load_image
+    from cli.image_files import load_digit, native_stderr_silenced
     from cnn_core.model_files import load_model
-    from cnn_core.preprocessing import preprocess
     network, _ = load_model(args.model)
     # Read every file first, so a bad one fails the command before any output.
-    inputs = np.stack([preprocess(load_image(path)) for path in args.images])[:, None]
+    with native_stderr_silenced():
+        inputs = np.stack([load_digit(path) for path in args.images])[:, None]
     probabilities = network.predict_proba(inputs)
     results = [{"file": str(path), "digit": int(p.argmax()),
                 "probabilities": [round(float(v), 6) for v in p]}
@@ -212,19 +250,19 @@ COMMANDS = {"download": cmd_download, "train": cmd_train, "evaluate": cmd_evalua
 def main(argv=None):
     """Run a subcommand; with none (or ``gui``) open the app. Returns the exit status."""
     argv = sys.argv[1:] if argv is None else argv
-    args = _build_parser().parse_args(argv)
-    if args.command in (None, "gui"):
-        from gui.app import run_app
-        return run_app()
     try:
-        return COMMANDS[args.command](args)
+        args = _build_parser().parse_args(argv)    # imports the engine: Ctrl+C may land here
+        if args.command not in (None, "gui"):
+            return COMMANDS[args.command](args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"interrupted: {exc}" if str(exc) else "interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # Output piped into `head` and the like: the reader has gone, which is fine.
         sys.stderr.close()
         return 0
+    from gui.app import run_app
+    return run_app()

@@ -5,6 +5,10 @@ the explanation blended over it in a perceptually uniform colour map and a
 colour bar beside it.  The command also prints the prediction and the
 deletion AUC of the explanation next to that of a random pixel order.
 """
+import os
+import signal
+import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -55,12 +59,12 @@ def run(args):
     UserError
         Bad options, a missing or unreadable model or image, an empty drawing.
     """
-    from cli.image_files import load_image
+    from cli.image_files import load_digit, native_stderr_silenced
     from cnn_core.explain import Explainer
     from cnn_core.model_files import load_model
-    from cnn_core.preprocessing import preprocess
     _check_options(args)
-    digit = preprocess(load_image(args.image))
+    with native_stderr_silenced():
+        digit = load_digit(args.image)
     network, _ = load_model(args.model)
     explainer = Explainer(network)
     explanation = explainer.explain(digit, args.method, args.layer, args.target, args.contrast)
@@ -103,8 +107,28 @@ def colour_table(name=COLOUR_MAP):
 
     pyqtgraph's maps need no QApplication, so this works headless.
     """
-    import pyqtgraph
+    pyqtgraph = _import_pyqtgraph()
     return np.asarray(pyqtgraph.colormap.get(name).getLookupTable(nPts=256, alpha=False), np.uint8)
+
+
+def _import_pyqtgraph():
+    """Import pyqtgraph, holding a Ctrl+C back until the import is over.
+
+    pyqtgraph imports PySide6, whose start-up aborts the interpreter ("Fatal
+    Python error: libshiboken/signature") when a KeyboardInterrupt lands in it.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        import pyqtgraph  # only the main thread gets KeyboardInterrupt anyway
+        return pyqtgraph
+    pressed = []
+    previous = signal.signal(signal.SIGINT, lambda *_: pressed.append(True))
+    try:
+        import pyqtgraph
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt
+    return pyqtgraph
 
 
 def render(explanation, scale=SCALE):
@@ -163,8 +187,18 @@ def _font(size):
 
 
 def _save(picture, path):
+    # Written beside the target and renamed over it, so Ctrl+C never leaves half a PNG.
+    tmp = None
     try:
-        picture.save(path, format="PNG")
-    except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as handle:
+            picture.save(handle, format="PNG")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise
 

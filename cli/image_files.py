@@ -10,16 +10,20 @@ pixel is decoded.  A JPEG is decoded straight at a fraction of its size
 refused above :data:`MAX_PIXELS`.  Every failure becomes one
 :class:`~cnn_core.errors.ImageError` line naming the file.
 """
+import contextlib
 import io
 import math
+import os
 import struct
+import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from cnn_core.errors import ImageError
+from cnn_core.errors import EmptyImageError, ImageError
+from cnn_core.preprocessing import preprocess
 
 #: Largest image decoded in full: 40 megapixels is about 160 MB as RGBA.
 MAX_PIXELS = 40_000_000
@@ -74,6 +78,59 @@ def load_image(path):
     if size == 0:
         raise ImageError(f"{name}: the file is empty")
     return _read(path, name)
+
+
+def load_digit(path):
+    """Read an image file and turn it into the network's input.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        As :func:`load_image`.
+
+    Returns
+    -------
+    digit : ndarray, float32, (28, 28)
+        As :func:`cnn_core.preprocessing.preprocess` returns it.
+
+    Raises
+    ------
+    ImageError
+        As :func:`load_image`, or :class:`EmptyImageError` for an image with
+        no ink; every message names the file.
+    """
+    image = load_image(path)
+    try:
+        return preprocess(image)
+    except EmptyImageError:
+        raise EmptyImageError(f"{path}: the image is empty: no digit found in it") from None
+    except ImageError as error:
+        raise ImageError(f"{path}: {error}") from None
+
+
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """Discard what C libraries write straight to file descriptor 2 meanwhile.
+
+    libtiff reports corrupt data on stderr itself, besides the exception
+    Pillow raises, and the command line promises a single line of error.
+    The descriptor is process-wide, so this is for the command line only,
+    never for a GUI with other threads writing.
+    """
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:         # no stderr at all: nothing to protect
+        saved = None
+    if saved is not None:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def load_image_bytes(data, name="pasted image"):

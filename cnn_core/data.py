@@ -11,6 +11,7 @@ dimensions ``ndim``, then ``ndim`` 32-bit sizes, then the values in C order.
 """
 import functools
 import gzip
+import math
 import os
 import tempfile
 import zlib
@@ -33,6 +34,8 @@ IDX_DTYPES = {
 }
 IMAGE_SIZE = 28
 NUM_CLASSES = 10
+#: Most dimensions read_idx accepts: NumPy 1.x arrays cannot have more (IDX allows 255).
+MAX_IDX_DIMS = 32
 
 SAMPLE_IMAGES = "images-idx3-ubyte.gz"
 SAMPLE_LABELS = "labels-idx1-ubyte.gz"
@@ -118,9 +121,12 @@ def read_idx(path):
     if len(data) < header_size:
         raise DataError(f"{name}: truncated: the header announces {ndim} dimensions "
                         f"but the file ends after {len(data)} bytes")
+    if ndim > MAX_IDX_DIMS:
+        raise DataError(f"{name}: unsupported IDX file: {ndim} dimensions (at most {MAX_IDX_DIMS})")
     dims = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     dtype = IDX_DTYPES[code]
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    # Python integers: np.prod in int64 wraps around for sizes like 65536**4.
+    expected = math.prod(dims) * dtype.itemsize
     found = len(data) - header_size
     what = _what(dims, dtype)
     if found < expected:
@@ -128,7 +134,11 @@ def read_idx(path):
     if found > expected:
         raise DataError(f"{name}: {found - expected} unexpected bytes after the {expected} "
                         f"bytes of {what} that the header announces")
-    values = np.frombuffer(data, dtype=dtype, offset=header_size).reshape(dims)
+    try:
+        values = np.frombuffer(data, dtype=dtype, offset=header_size).reshape(dims)
+    except ValueError:
+        # An empty array whose other sizes multiply beyond what NumPy can index.
+        raise DataError(f"{name}: unsupported IDX file: shape {dims} is too large") from None
     # astype copies: the result is writable and in native byte order.
     return values.astype(dtype.newbyteorder("="))
 

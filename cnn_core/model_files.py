@@ -12,9 +12,13 @@ everything and raises :class:`ModelFileError` with one line on any fault.
 """
 import datetime as _dt
 import json
+import lzma
 import os
+import stat
 import tempfile
+import tokenize
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +29,15 @@ from .network import Network
 FORMAT_VERSION = 1
 METADATA_KEY = "metadata.json"
 
+# What np.load and zipfile raise on a damaged archive besides BadZipFile: a
+# garbled .npy header (ValueError, SyntaxError, TokenError), a compression
+# method or flag they do not support (NotImplementedError, RuntimeError for
+# "encrypted"), corrupt compressed data (zlib, lzma; bz2 gives OSError), and a
+# header announcing an absurd array size (MemoryError).
+_CORRUPT_ARCHIVE_ERRORS = (ValueError, OSError, KeyError, SyntaxError, tokenize.TokenError,
+                           NotImplementedError, RuntimeError, zlib.error, lzma.LZMAError,
+                           MemoryError, OverflowError)
+
 
 def save_model(path, network, metadata=None):
     """Write ``network`` and ``metadata`` (a JSON-able dict) to ``path`` atomically."""
@@ -33,14 +46,21 @@ def save_model(path, network, metadata=None):
     meta.update(format_version=FORMAT_VERSION, architecture=network.architecture,
                 saved_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     arrays = {name: np.asarray(value, np.float32) for name, value in network.named_params()}
+    bad = next((name for name, value in arrays.items() if not np.isfinite(value).all()), None)
+    if bad is not None:
+        # load_model would refuse such a file; better not to replace a good one with it.
+        raise ModelFileError(f"cannot save {path}: {bad} contains NaN or infinite values")
     arrays[METADATA_KEY] = np.array(json.dumps(meta))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # mkstemp makes the file private (0600); keep the mode of the file replaced.
+        mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() else 0o644
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise ModelFileError(f"cannot save {path}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)
             np.savez(handle, **arrays)
             handle.flush()
             os.fsync(handle.fileno())
@@ -56,12 +76,19 @@ def _read_arrays(path):
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     try:
-        with np.load(path, allow_pickle=False) as data:
+        loaded = np.load(path, allow_pickle=False)
+    except (zipfile.BadZipFile, EOFError, *_CORRUPT_ARCHIVE_ERRORS):
+        raise ModelFileError(f"{path.name}: not a model file, or a damaged one "
+                             f"(not a valid .npz archive)") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise ModelFileError(f"{path.name}: not a model file (a single NumPy array, "
+                             f"not a .npz archive)")
+    try:
+        with loaded as data:
             return {key: data[key] for key in data.files}
-    except (zipfile.BadZipFile, EOFError):
-        raise ModelFileError(f"{path.name}: not a model file (not a valid .npz archive)") from None
-    except (ValueError, OSError, KeyError) as exc:
-        raise ModelFileError(f"{path.name}: corrupt model file ({exc})") from None
+    except (zipfile.BadZipFile, EOFError, *_CORRUPT_ARCHIVE_ERRORS) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelFileError(f"{path.name}: corrupt model file ({detail})") from None
 
 
 def _read_metadata(path, arrays):
@@ -69,7 +96,7 @@ def _read_metadata(path, arrays):
         raise ModelFileError(f"{path.name}: no metadata entry, so not a model file of this app")
     try:
         meta = json.loads(str(arrays.pop(METADATA_KEY)))
-    except (json.JSONDecodeError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         raise ModelFileError(f"{path.name}: the metadata entry is not valid JSON") from None
     if not isinstance(meta, dict):
         raise ModelFileError(f"{path.name}: the metadata entry is not a JSON object")
@@ -80,11 +107,32 @@ def _read_metadata(path, arrays):
     return meta
 
 
+def _announced_params(architecture):
+    """How many parameters the conv and dense specs of ``architecture`` ask for."""
+    sizes = {"conv": ("in_channels", "out_channels", 9), "dense": ("in_features", "out_features", 1)}
+    total = 0
+    for spec in architecture if isinstance(architecture, list) else []:
+        kind = spec.get("type") if isinstance(spec, dict) else None
+        fields = sizes.get(kind) if isinstance(kind, str) else None
+        if fields and all(isinstance(spec.get(key), int) for key in fields[:2]):
+            n_in, n_out = abs(spec[fields[0]]), abs(spec[fields[1]])
+            total += n_in * n_out * fields[2] + n_out
+    return total
+
+
 def _build_network(path, meta, arrays):
+    architecture = meta.get("architecture")
+    announced, held = _announced_params(architecture), sum(a.size for a in arrays.values())
+    if announced > held:
+        # Checked before building: a crafted file could otherwise ask for gigabytes.
+        raise ModelFileError(f"{path.name}: the architecture needs {announced:,} parameters "
+                             f"but the file holds only {held:,}")
     try:
-        network = Network(meta.get("architecture"))
-    except (ValueError, TypeError, KeyError) as exc:
+        network = Network(architecture)
+    except (ValueError, TypeError, KeyError, AttributeError, MemoryError) as exc:
         raise ModelFileError(f"{path.name}: unsupported architecture ({exc})") from None
+    if len(dict(network.named_params())) != sum(len(layer.params) for layer in network.layers):
+        raise ModelFileError(f"{path.name}: unsupported architecture (two layers share a name)")
     expected = dict(network.named_params())
     for name, value in expected.items():
         if name not in arrays:

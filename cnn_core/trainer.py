@@ -234,17 +234,22 @@ class Trainer:
         loss, logits = self._parallel.train_step(images, labels)
         self._diverged_lr = lr
         if not (math.isfinite(loss) and loss < EXPLODED_LOSS):
-            self._restore_last_good(loss)
+            self._restore_last_good("the loss became NaN" if math.isnan(loss) else
+                                    "the loss became infinite" if math.isinf(loss) else
+                                    f"the loss exploded to {loss:.3g}")
             return None
         grad_norms = layer_grad_norms(self.network)
         if not all(math.isfinite(n) for n in grad_norms.values()):
-            self._restore_last_good(float("inf"))
+            self._restore_last_good("the gradients became infinite")
             return None
         for name, value in self.network.named_params():
             self._last_good[name][...] = value
         self.optimizer.lr, self.optimizer.momentum = lr, self.config.momentum
         self.optimizer.weight_decay = self.config.weight_decay
         self.optimizer.step()
+        if not all(np.isfinite(value).all() for _, value in self.network.named_params()):
+            self._restore_last_good("the weights overflowed")   # the update itself did
+            return None
         correct = int((logits.argmax(axis=1) == labels).sum())
         dead = self._parallel.dead_relu_fractions(len(labels)) if self.track_health else {}
         self.batch += 1
@@ -256,16 +261,14 @@ class Trainer:
         return BatchRecord(self.epoch + 1, self.batch, self.batches_per_epoch, self.step_count,
                            loss, correct / len(labels), lr, grad_norms, dead, seconds)
 
-    def _restore_last_good(self, loss):
-        self._diverged_loss = loss
+    def _restore_last_good(self, reason):
+        self._divergence_reason = reason
         self.network.load_state_dict(self._last_good)
         self.optimizer.reset()
 
     def _divergence_message(self):
-        loss = self._diverged_loss
-        what = "the loss became NaN" if math.isnan(loss) else (
-            "the loss became infinite" if math.isinf(loss) else f"the loss exploded to {loss:.3g}")
-        return (f"diverged at epoch {self.epoch + 1} batch {self.batch + 1}: {what}; "
+        return (f"diverged at epoch {self.epoch + 1} batch {self.batch + 1}: "
+                f"{self._divergence_reason}; "
                 f"learning rate {self._diverged_lr:g} is too high. "
                 f"The weights from the last good step were restored.")
 
