@@ -73,6 +73,8 @@ def _build_parser():
 
     sub.add_parser("download", help="download the full MNIST data set into the user's data folder")
     explain_cmd.add_parser(sub)
+    sub.add_parser("install-desktop",
+                   help="add the app to the Linux applications menu (a .desktop launcher and icons)")
     sub.add_parser("gui", help="open the app (the same as no subcommand)")
     return parser
 
@@ -243,8 +245,27 @@ def cmd_gradcheck(args):
     return 1 if failed else 0
 
 
-COMMANDS = {"download": cmd_download, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
-            "gradcheck": cmd_gradcheck, "explain": explain_cmd.run}
+def cmd_install_desktop(args):
+    from cli.desktop_entry import install_desktop_entry
+    launcher = install_desktop_entry()
+    print(f"installed {launcher}; look for Explainable CNN in your applications menu")
+    return 0
+
+
+def open_app():
+    """Open the desktop app; a missing Qt library is one line, not a traceback."""
+    try:
+        from gui.app import run_app
+    except ImportError as exc:
+        print(f"error: the app cannot start: {exc}; see README (Qt needs a few system "
+              f"libraries) or use the command line: explainable-cnn --help", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return run_app()
+
+
+COMMANDS = {"download": cmd_download, "train": cmd_train, "evaluate": cmd_evaluate,
+            "predict": cmd_predict, "gradcheck": cmd_gradcheck, "explain": explain_cmd.run,
+            "install-desktop": cmd_install_desktop}
 
 
 def main(argv=None):
@@ -264,5 +285,4 @@ def main(argv=None):
         # Output piped into `head` and the like: the reader has gone, which is fine.
         sys.stderr.close()
         return 0
-    from gui.app import run_app
-    return run_app()
+    return open_app()

@@ -49,3 +49,16 @@ def test_unwritable_home_gives_one_line_error(tmp_path):
     blocker.write_text("")
     with pytest.raises(UserError, match="cannot install the launcher"):
         install_desktop_entry(blocker, ["explainable-cnn"])
+
+
+def test_install_desktop_subcommand_writes_into_xdg_data_home(tmp_path):
+    import os
+    from pathlib import Path
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "main.py", "install-desktop"], cwd=repo,
+                            env={**os.environ, "XDG_DATA_HOME": str(tmp_path)},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    launcher = tmp_path / "applications" / f"{APP_ID}.desktop"
+    assert str(launcher) in result.stdout
+    assert "Exec=" in launcher.read_text()
