@@ -69,6 +69,7 @@ class TrainingController(QObject):
         self.control = None
         self.worker_waiting = False
         self.config = TrainConfig()
+        self._extra_training = None
         self._thread = QThread()
         self._thread.setObjectName("training")
         self._worker = TrainingWorker(network.copy())
@@ -157,6 +158,14 @@ class TrainingController(QObject):
             # A plain attribute store: the trainer reads it before its next step.
             setattr(self.config, name, value)
 
+    def set_extra_training(self, extra):
+        """Train on these images too (an object with ``images`` (N, 1, 28, 28) and
+        ``labels`` (N,)), or on the data set alone (None).
+
+        Taken by the next trainer built from scratch; a run that has begun keeps its data.
+        """
+        self._extra_training = extra
+
     def replace_model(self, network, description):
         """Start a new session from ``network`` (Reset, Open); only while idle."""
         if self.state == "idle":
@@ -219,6 +228,8 @@ class TrainingController(QObject):
             self.view_epoch(self.latest_epoch)  # training continues from the live model
         self.control = control
         self.worker_waiting = False
+        # A plain store while the worker is idle; the queued run below comes after it.
+        self._worker.extra_training = self._extra_training
         self._run_requested.emit(self.config, control)
         self._set_state("paused" if control.paused else "running")
 

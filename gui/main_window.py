@@ -17,7 +17,8 @@ from cnn_core.network import Network
 
 from .controller import TrainingController
 from .download_worker import MnistDownloader
-from .placeholders import DrawExplainPlace, EvaluatePlace
+from .draw.place import DrawExplainPlace
+from .evaluate.place import EvaluatePlace
 from .style import configure_pyqtgraph
 from .train.page import TrainPage
 
@@ -72,7 +73,7 @@ class MainWindow(QMainWindow):
             network, description = load_startup_model()
         self.setWindowTitle(TITLE)
         self.train_page = TrainPage(layer_names(network))
-        self.draw_place = DrawExplainPlace()
+        self.draw_place = DrawExplainPlace(network)
         self.evaluate_place = EvaluatePlace()
         self.tabs = QTabWidget(documentMode=True)
         self.tabs.addTab(self.train_page, "Train")
@@ -151,6 +152,20 @@ class MainWindow(QMainWindow):
         for slot in (self.draw_place.show_model, self.evaluate_place.show_model,
                      self._on_model):
             c.model_changed.connect(slot)
+        draw, evaluate = self.draw_place, self.evaluate_place
+        draw_c = draw.controller
+        c.session_started.connect(lambda _: draw_c.start_session(c.snapshots[0]))
+        c.session_started.connect(evaluate.start_session)
+        c.epoch_finished.connect(draw_c.add_epoch)
+        c.epoch_finished.connect(evaluate.evaluate_epoch)
+        c.rewound.connect(draw_c.truncate_epochs)
+        c.locked_changed.connect(draw.set_training_locked)
+        draw.extra_training_changed.connect(c.set_extra_training)
+        draw.embedding_features.connect(evaluate.show_drawing)
+        draw.error_occurred.connect(
+            lambda title, text: self.show_message(QMessageBox.Icon.Warning, title, text))
+        evaluate.example_chosen.connect(draw.show_example)
+        evaluate.example_chosen.connect(lambda *_: self.tabs.setCurrentWidget(draw))
 
     # --- commands ---------------------------------------------------------------------
 
@@ -273,6 +288,8 @@ class MainWindow(QMainWindow):
             self._closed = True
             self.hide()  # feels instant even while the last batch finishes
             self.downloader.shutdown()
+            self.draw_place.shutdown()
+            self.evaluate_place.shutdown()
             seconds = self.controller.shutdown()
             log.info("training thread ended %.2f s after close", seconds)
         event.accept()

@@ -13,6 +13,7 @@ import os
 import time
 import traceback
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 from cnn_core.data import load_dataset
@@ -59,6 +60,8 @@ class TrainingWorker(QObject):
         self._trainer = None
         self._trainer_key = None
         self._data = None                  # (name, train Split, val Split) of the last data set
+        # Set by the controller while idle: images and labels to train on besides the data set.
+        self.extra_training = None
         self._pending = []
         self._reset_clocks()
 
@@ -115,7 +118,8 @@ class TrainingWorker(QObject):
 
     def _trainer_for(self, config):
         """Reuse the trainer while the data-defining settings stay the same."""
-        key = (config.dataset, config.train_size, config.batch_size, config.seed)
+        key = (config.dataset, config.train_size, config.batch_size, config.seed,
+               self.extra_training)
         trainer = self._trainer
         if trainer is not None and (key == self._trainer_key or trainer.step_count > 0):
             if key[:3] != self._trainer_key[:3]:
@@ -131,6 +135,9 @@ class TrainingWorker(QObject):
         config.validate(len(train))
         images = train.as_float()[:config.train_size]
         labels = train.labels[:config.train_size]
+        if self.extra_training is not None:
+            images = np.concatenate([images, self.extra_training.images])
+            labels = np.concatenate([labels, self.extra_training.labels])
         # A new trainer snapshots the current weights as its epoch 0.
         self._trainer = Trainer(self._network, images, labels, val.as_float(), val.labels,
                                 config, track_health=True, workers=training_threads())

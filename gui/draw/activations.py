@@ -1,0 +1,137 @@
+"""The activation maps of every layer, one mosaic image per layer; click one to enlarge it.
+
+Each layer is shown after its ReLU (or pooling), where the values are
+non-negative, on levels from 0 to the layer's largest value, so the
+brightest tile of a layer is the channel that fires most.
+"""
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from .images import ACTIVATION_COLOUR_MAP, GAP_BACKGROUND, image_view, mosaic, tile_at
+
+TIP = ("<p>Every channel of every layer for the current drawing, brighter is stronger. "
+       "Click a channel to enlarge it (and to choose it for feature visualisation).</p>")
+MAX_COLUMNS = 16
+
+
+def shown_layers(network):
+    """The layers whose outputs are shown: every ReLU and pooling layer, in order.
+
+    Returns
+    -------
+    list of (str, str)
+        ``(layer name, caption)``; a ReLU is captioned with the layer it rectifies.
+    """
+    shown, previous = [], None
+    for layer in network.layers:
+        kind = type(layer).__name__
+        if kind == "ReLU":
+            shown.append((layer.name, f"{previous} + ReLU"))
+        elif kind == "MaxPool2D":
+            shown.append((layer.name, f"{layer.name} (max-pool)"))
+        previous = layer.name
+    return shown
+
+
+class ActivationGrids(QWidget):
+    """A mosaic per layer, stacked, and one channel enlarged.
+
+    Parameters
+    ----------
+    layers : list of (str, str)
+        ``(layer name, caption)`` from :func:`shown_layers`.
+
+    Signals
+    -------
+    channel_clicked(str, int) : a map layer's channel was clicked.
+    """
+
+    channel_clicked = Signal(str, int)
+
+    def __init__(self, layers, parent=None):
+        super().__init__(parent)
+        self.layers = list(layers)
+        self.images, self._titles, self._shapes = {}, {}, {}
+        self.enlarged = None              # (layer, channel)
+        self._outputs = None
+        colour_map = pg.colormap.get(ACTIVATION_COLOUR_MAP)
+        view = pg.GraphicsLayoutWidget()
+        view.setToolTip(TIP)
+        # Two columns of layers, the enlarged channel in the last slot.
+        per_column = (len(self.layers) + 2) // 2
+        for index, (name, caption) in enumerate(self.layers):
+            col, row = divmod(index, per_column)
+            self._titles[name] = view.addLabel(caption, row=2 * row, col=col, size="8pt")
+            box, image = image_view(view, 2 * row + 1, col, background=GAP_BACKGROUND)
+            image.setColorMap(colour_map)
+            image.clicked.connect(lambda x, y, name=name: self._clicked(name, x, y))
+            self.images[name] = image
+        row = 2 * (per_column - 1)
+        self.zoom_title = view.addLabel("click a channel to enlarge it", row=row, col=1,
+                                        size="8pt")
+        self.zoom_box, self.zoom = image_view(view, row + 1, 1, background=GAP_BACKGROUND)
+        self.zoom.setColorMap(colour_map)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(view)
+
+    @staticmethod
+    def _columns(count):
+        """Tiles per row: a power of two near sqrt(2 count), so mosaics are about 2:1."""
+        return min(MAX_COLUMNS, 2 ** math.ceil(math.log2(math.sqrt(2 * count))))
+
+    @Slot(object)
+    def show_outputs(self, outputs):
+        """Show ``{layer: (C, H, W) or (F,)}`` (an Analysis's ``activations``)."""
+        self._outputs = outputs
+        for name, _ in self.layers:
+            value = outputs[name]
+            # A dense layer's units are shown as a small image, 16 to a row.
+            maps = value if value.ndim == 3 else value.reshape(1, -1, MAX_COLUMNS)
+            top = float(maps.max())
+            tiles = mosaic(maps, self._columns(len(maps)))
+            resized = self._shapes.get(name) != tiles.shape
+            self.images[name].setImage(tiles, autoLevels=False, levels=(0, max(top, 1e-6)))
+            self._shapes[name] = tiles.shape
+            if resized:
+                self.images[name].getViewBox().autoRange(padding=0.01)
+        self._show_zoom()
+
+    @Slot()
+    def show_empty(self):
+        """Nothing drawn: every map dark."""
+        if self._outputs is not None:
+            self.show_outputs({name: np.zeros_like(value)
+                               for name, value in self._outputs.items()})
+
+    def enlarge(self, layer, channel):
+        """Show one channel of a map layer large, from now on."""
+        self.enlarged = (layer, channel)
+        self._show_zoom()
+
+    def _clicked(self, name, x, y):
+        if self._outputs is None or self._outputs[name].ndim != 3:
+            return          # dense units have no map to enlarge
+        maps = self._outputs[name]
+        channel = tile_at(x, y, maps.shape[1:], self._columns(len(maps)), len(maps))
+        if channel is not None:
+            self.enlarge(name, channel)
+            self.channel_clicked.emit(name, channel)
+
+    def _show_zoom(self):
+        if self.enlarged is None or self._outputs is None:
+            return
+        name, channel = self.enlarged
+        maps = self._outputs[name]
+        resized = self.zoom.image is None or self.zoom.image.shape != maps.shape[1:]
+        # The layer's levels, so an enlarged channel is as bright as its tile.
+        self.zoom.setImage(maps[channel], autoLevels=False,
+                           levels=(0, max(float(maps.max()), 1e-6)))
+        self.zoom_title.setText(f"{name} channel {channel}: max {maps[channel].max():.2f}",
+                                size="8pt")
+        if resized:
+            self.zoom.getViewBox().autoRange(padding=0.01)

@@ -1,0 +1,120 @@
+"""Heat maps over the drawing: one per conv layer side by side, and labelled pairs.
+
+Every map is one ImageItem holding the heat map blended over the digit's
+strokes; a colour bar beside them gives the scale.
+"""
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from .images import HEAT_COLOUR_MAP, framed, heat_over_digit, image_view, lookup_table
+
+#: How the methods are called on screen.
+METHOD_NAMES = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "hirescam": "HiResCAM",
+                "layercam": "LayerCAM", "saliency": "Saliency", "smoothgrad": "SmoothGrad",
+                "integrated-gradients": "Integrated Gradients", "occlusion": "Occlusion"}
+AUC_TIP = (
+    "<p><b>Deletion AUC</b> (Petsiuk et al. 2018): how faithful a heat map is.</p>"
+    "<p>The pixels are blacked out 16 at a time, the ones the map rates most important "
+    "first, and after each step the network's probability for the explained class is "
+    "measured. The area under that curve runs from 0 to 1: <b>lower is better</b>, because a "
+    "map that found the pixels the decision rests on makes the probability collapse "
+    "quickly.</p><p>For scale, the same curve with the pixels in a random order is shown "
+    "in brackets: a useful map scores well below it.</p>")
+
+
+def colour_bar(view, row, col, rowspan=1):
+    """A fixed 0-1 colour bar of the heat colour map."""
+    bar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get(HEAT_COLOUR_MAP),
+                          interactive=False, width=12, colorMapMenu=False)
+    bar.getAxis("right").setTicks([[(0, "0"), (0.5, "evidence"), (1, "1")]])
+    view.addItem(bar, row=row, col=col, rowspan=rowspan)
+    return bar
+
+
+class HeatMapRow(QWidget):
+    """Titled heat maps over the digit in a row, with one colour bar.
+
+    Parameters
+    ----------
+    names : list of str
+        One map per name, left to right.
+    heading : str
+        Shown above the row.
+    """
+
+    def __init__(self, names, heading="", parent=None):
+        super().__init__(parent)
+        self.names = list(names)
+        self._table = lookup_table(HEAT_COLOUR_MAP)
+        self.heading = QLabel(heading, alignment=Qt.AlignmentFlag.AlignCenter)
+        view = self.view = pg.GraphicsLayoutWidget()
+        view.ci.layout.setSpacing(2)
+        view.ci.setContentsMargins(2, 2, 2, 2)
+        self.titles, self.images = {}, {}
+        for col, name in enumerate(self.names):
+            self.titles[name] = view.addLabel(name, row=0, col=col, size="9pt")
+            self.images[name] = framed(image_view(view, 1, col)[1])
+        colour_bar(view, 0, len(self.names), rowspan=2)
+        view.ci.layout.setRowStretchFactor(1, 10)     # the maps take the height, not titles
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.heading)
+        layout.addWidget(view, 1)
+        self.show_empty()
+
+    def set_heading(self, text):
+        """Change the line above the maps."""
+        self.heading.setText(text)
+
+    def set_title(self, name, text):
+        """Change the title above one map."""
+        self.titles[name].setText(text, size="9pt")
+
+    def show_map(self, name, digit, heatmap):
+        """Show ``heatmap (28, 28)`` over ``digit (28, 28)`` in the map called ``name``."""
+        self.images[name].setImage(heat_over_digit(digit, heatmap, self._table),
+                                   autoLevels=False, levels=(0, 255))
+
+    @Slot()
+    def show_empty(self):
+        """Blank paper in every map."""
+        blank = np.zeros((28, 28), np.float32)
+        for name in self.names:
+            self.show_map(name, blank, blank)
+
+
+class CamStrip(HeatMapRow):
+    """The chosen CAM at every conv layer, each titled with its deletion AUC."""
+
+    def __init__(self, conv_names, parent=None):
+        super().__init__(conv_names, "Grad-CAM at every conv layer", parent)
+        self.setToolTip(AUC_TIP)
+        self._digit = None
+
+    @Slot(object, object)
+    def show_analysis(self, digit, analysis):
+        """Show the CAM of every conv layer from one :class:`~cnn_core.explain.Analysis`."""
+        self._digit = digit
+        for name in self.names:
+            self.show_map(name, digit, analysis.cams[name][1])
+            self.set_title(name, name)
+        versus = f" rather than {analysis.contrast}" if analysis.contrast is not None else ""
+        self.set_heading(f"{METHOD_NAMES[analysis.method]} for class {analysis.target}{versus}"
+                         f" at every conv layer")
+
+    @Slot(object)
+    def show_scores(self, scores):
+        """Add each layer's deletion AUC to its title (ignored when the digit moved on)."""
+        if self._digit is None or not np.array_equal(scores.digit, self._digit):
+            return
+        for name, auc in scores.aucs.items():
+            self.set_title(name, f"{name} · AUC {auc:.2f}")
+
+    @Slot()
+    def show_empty(self):
+        """Nothing drawn."""
+        self._digit = None
+        super().show_empty()

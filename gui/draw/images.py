@@ -1,0 +1,138 @@
+"""Pictures shared by the Draw & Explain and Evaluate places.
+
+Colour maps are pyqtgraph built-ins and perceptually uniform; heat maps are
+blended over the digit on the CPU (28×28, microseconds), so every map is one
+ImageItem, and a mosaic of many small maps is one ImageItem too.
+"""
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QImage, QPixmap
+
+#: Heat maps: white (no evidence) through yellow and orange to red, so a map
+#: drawn over the paper leaves the paper white where nothing matters.
+HEAT_COLOUR_MAP = "CET-L18"
+#: Activations: dark (silent) to bright (firing).
+ACTIVATION_COLOUR_MAP = "viridis"
+#: Counts in the confusion matrix: white for zero, so empty cells vanish.
+COUNT_COLOUR_MAP = "CET-L17"
+#: Ten digits: pyqtgraph's categorical palette for light backgrounds (nine hues)
+#: and a dark grey for the tenth.
+DIGIT_PALETTE = "PAL-relaxed"
+TENTH_DIGIT_COLOUR = (77, 77, 77)
+INK_RGB = np.array([31, 39, 51], np.float32)     # the canvas ink, dark blue-grey
+INK_OVER_HEAT = 0.55                              # how dark the strokes show over a map
+GAP_BACKGROUND = "#2b2b2b"                        # shows the NaN gaps of a mosaic
+FRAME_COLOUR = "#b9b4a8"
+
+
+def lookup_table(name):
+    """A ``(256, 3)`` uint8 lookup table of a pyqtgraph colour map."""
+    return pg.colormap.get(name).getLookupTable(nPts=256, alpha=False)
+
+
+def digit_colours():
+    """Ten distinguishable colours, one per digit, as ``(10, 3)`` uint8."""
+    hues = pg.colormap.get(DIGIT_PALETTE).getColors(mode="byte")[:9, :3]
+    return np.vstack([hues, TENTH_DIGIT_COLOUR]).astype(np.uint8)
+
+
+def heat_over_digit(digit, heatmap, table):
+    """Blend a heat map over the digit's strokes.
+
+    Parameters
+    ----------
+    digit : ndarray, (28, 28)
+        Ink in [0, 1].
+    heatmap : ndarray, (28, 28)
+        Evidence in [0, 1].
+    table : ndarray, uint8, (256, 3)
+        The heat colour map.
+
+    Returns
+    -------
+    rgb : ndarray, uint8, (28, 28, 3)
+    """
+    index = np.clip(np.nan_to_num(heatmap) * 255, 0, 255).astype(np.uint8)
+    heat = table[index].astype(np.float32)
+    ink = (INK_OVER_HEAT * np.clip(digit, 0, 1))[..., None]
+    return (heat * (1 - ink) + INK_RGB * ink).astype(np.uint8)
+
+
+def mosaic(maps, columns, gap=1):
+    """Tile ``maps (C, H, W)`` into one image, ``columns`` wide, NaN between tiles.
+
+    Returns
+    -------
+    image : ndarray, float32, (rows * (H + gap) - gap, columns * (W + gap) - gap)
+    """
+    count, height, width = maps.shape
+    rows = math.ceil(count / columns)
+    out = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap), np.nan,
+                  np.float32)
+    for index in range(count):
+        row, col = divmod(index, columns)
+        top, left = row * (height + gap), col * (width + gap)
+        out[top:top + height, left:left + width] = maps[index]
+    return out
+
+
+def tile_at(x, y, tile_shape, columns, count, gap=1):
+    """The index of the tile under mosaic pixel ``(x, y)``, or None in a gap or outside."""
+    height, width = tile_shape
+    col, within_x = divmod(int(math.floor(x)), width + gap)
+    row, within_y = divmod(int(math.floor(y)), height + gap)
+    if x < 0 or y < 0 or col >= columns or within_x >= width or within_y >= height:
+        return None
+    index = row * columns + col
+    return index if index < count else None
+
+
+def digit_pixmap(digit, scale=2):
+    """A QPixmap of a 28×28 digit as dark ink on white paper, ``scale`` times larger."""
+    gray = (255 - np.clip(digit, 0, 1) * 255).astype(np.uint8)
+    gray = np.ascontiguousarray(np.kron(gray, np.ones((scale, scale), np.uint8)))
+    height, width = gray.shape
+    image = QImage(gray.data, width, height, width, QImage.Format.Format_Grayscale8)
+    return QPixmap.fromImage(image.copy())   # copy: the array dies with this function
+
+
+def image_view(layout, row, col, background=None, **span):
+    """A locked-aspect, non-interactive ViewBox with one row-major ImageItem in it.
+
+    ``span`` passes ``rowspan`` / ``colspan`` to the layout.
+    """
+    box = layout.addViewBox(row=row, col=col, lockAspect=True, enableMouse=False, invertY=True,
+                            **span)
+    box.setMenuEnabled(False)
+    if background:
+        box.setBackgroundColor(background)
+    image = ClickableImage(axisOrder="row-major")
+    box.addItem(image)
+    return box, image
+
+
+def framed(image, side=28):
+    """Outline a ``side``-square image, so a map whose edges are white keeps its extent."""
+    frame = pg.QtWidgets.QGraphicsRectItem(0, 0, side, side)
+    frame.setPen(pg.mkPen(FRAME_COLOUR, width=1, cosmetic=True))
+    frame.setZValue(1)
+    image.getViewBox().addItem(frame)
+    return image
+
+
+class ClickableImage(pg.ImageItem):
+    """An ImageItem that says which pixel (column ``x``, row ``y``) was clicked."""
+
+    clicked = Signal(float, float)
+
+    def mouseClickEvent(self, event):
+        """Emit ``clicked(x, y)`` in image pixels for a left click."""
+        if event.button() == pg.QtCore.Qt.MouseButton.LeftButton and self.image is not None:
+            event.accept()
+            position = event.pos()
+            self.clicked.emit(position.x(), position.y())
+        else:
+            super().mouseClickEvent(event)

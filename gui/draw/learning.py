@@ -1,0 +1,97 @@
+"""Watch it learn: a pinned drawing's Grad-CAM and prediction, epoch by epoch."""
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from .images import HEAT_COLOUR_MAP, heat_over_digit, image_view, lookup_table
+
+#: The strip keeps the most recent epochs, four to a row; older ones scroll off the top.
+MAX_FRAMES = 16
+COLUMNS = 4
+#: Image pixels from one tile to the next: (rows, columns); the extra rows hold the caption.
+TILE_PITCH = (46, 32)
+FRAME_GREY = 185           # around each tile, so white (no evidence) keeps its edges
+TIP = ("<p>Pin a drawing, then train in the Train place: after every epoch its Grad-CAM "
+       "(at the layer chosen when pinned) and the network's answer are added here. "
+       "Epoch 0 is the weights the session started from.</p>")
+
+
+class LearningStrip(QWidget):
+    """A pin button and one mosaic of the pinned drawing's CAM per epoch, captioned.
+
+    Signals
+    -------
+    pin_toggled(bool) : the person pinned (True) or unpinned the drawing.
+    """
+
+    pin_toggled = Signal(bool)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._table = lookup_table(HEAT_COLOUR_MAP)
+        self.pin = QPushButton("Pin this drawing", objectName="pin", checkable=True)
+        self.pin.setToolTip(TIP)
+        self.pin.toggled.connect(self._toggled)
+        self.note = QLabel("Pin a drawing, then train: its Grad-CAM is added after every epoch.",
+                           wordWrap=True)
+        self.note.setStyleSheet("color: #666;")
+        self.frames = []        # (epoch, predicted, probability), as shown
+        view = pg.GraphicsLayoutWidget()
+        view.setToolTip(TIP)
+        self.box, self.image = image_view(view, 0, 0)
+        # Captions are made once and reused: one per place in the grid.
+        self.captions = []
+        for index in range(MAX_FRAMES):
+            caption = pg.TextItem("", color="#333", anchor=(0.5, 0))
+            font = caption.textItem.font()
+            font.setPointSizeF(8)
+            caption.setFont(font)
+            caption.setPos(*self._caption_position(index))
+            self.box.addItem(caption)
+            self.captions.append(caption)
+        row = QHBoxLayout()
+        row.addWidget(self.pin)
+        row.addWidget(self.note, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addWidget(view, 1)
+
+    @staticmethod
+    def _caption_position(index):
+        row, col = divmod(index, COLUMNS)
+        return col * TILE_PITCH[1] + 15, row * TILE_PITCH[0] + 30.5
+
+    def _toggled(self, pinned):
+        self.pin.setText("Unpin" if pinned else "Pin this drawing")
+        self.pin_toggled.emit(pinned)
+
+    @Slot(object, object)
+    def show_frames(self, digit, frames):
+        """Show ``frames``: a list of ``(epoch, heatmap (28, 28), predicted, probability)``.
+
+        An empty list clears the strip.
+        """
+        frames = list(frames)[-MAX_FRAMES:]
+        self.frames = [(epoch, predicted, p) for epoch, _, predicted, p in frames]
+        for index, caption in enumerate(self.captions):
+            if index < len(frames):
+                epoch, predicted, p = self.frames[index]
+                caption.setText(f"epoch {epoch}\n{predicted} ({p:.0%})")
+            else:
+                caption.setText("")
+        if not frames:
+            self.image.clear()
+            return
+        rows = -(-len(frames) // COLUMNS)
+        grid = np.full((rows * TILE_PITCH[0], min(len(frames), COLUMNS) * TILE_PITCH[1], 3),
+                       255, np.uint8)
+        for index, (_, heat, _, _) in enumerate(frames):
+            row, col = divmod(index, COLUMNS)
+            top, left = row * TILE_PITCH[0], col * TILE_PITCH[1]
+            grid[top:top + 30, left:left + 30] = FRAME_GREY
+            grid[top + 1:top + 29, left + 1:left + 29] = heat_over_digit(digit, heat, self._table)
+        self.image.setImage(grid, autoLevels=False, levels=(0, 255))
+        self.box.setRange(xRange=(0, COLUMNS * TILE_PITCH[1]),
+                          yRange=(0, max(rows, 2) * TILE_PITCH[0]), padding=0.02)

@@ -1,0 +1,172 @@
+"""Choose an explanation (method, layer, class, contrast) and see it with its faithfulness."""
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from cnn_core.explain import CAM_METHODS, METHODS
+
+from .cams import AUC_TIP, METHOD_NAMES, HeatMapRow, colour_bar
+from .images import HEAT_COLOUR_MAP, framed, heat_over_digit, image_view, lookup_table
+from .jobs import COSTLY_METHODS, MapChoice
+
+METHOD_TIPS = {
+    "gradcam": "Grad-CAM: the layer's feature maps weighted by their mean gradient.",
+    "gradcam++": "Grad-CAM++: like Grad-CAM, weighting positive gradients by higher powers.",
+    "hirescam": "HiResCAM: gradient times activation per position, then summed: exact for "
+                "the layer.",
+    "layercam": "LayerCAM: positive gradient times activation per position; sharp at "
+                "early layers.",
+    "saliency": "Saliency: the size of the score's gradient at each pixel.",
+    "smoothgrad": "SmoothGrad: saliency averaged over noisy copies of the input.",
+    "integrated-gradients": "Integrated Gradients: gradients summed along a path from a "
+                            "black image; the attributions add up to the score (updates "
+                            "when the pen lifts).",
+    "occlusion": "Occlusion: how much the score drops when each patch is covered (updates "
+                 "when the pen lifts).",
+}
+
+
+class MethodPanel(QWidget):
+    """Selectors, the chosen map over the drawing, its deletion AUC, and a true/predicted pair.
+
+    Parameters
+    ----------
+    conv_names : list of str
+        The layers a CAM can be taken at; the last is the default.
+
+    Signals
+    -------
+    choice_changed(MapChoice)
+    """
+
+    choice_changed = Signal(object)
+
+    def __init__(self, conv_names, parent=None):
+        super().__init__(parent)
+        self._table = lookup_table(HEAT_COLOUR_MAP)
+        self.method = QComboBox(objectName="method")
+        for method in METHODS:
+            self.method.addItem(METHOD_NAMES[method], method)
+            self.method.setItemData(self.method.count() - 1, METHOD_TIPS[method],
+                                    pg.QtCore.Qt.ItemDataRole.ToolTipRole)
+        self.layer = QComboBox(objectName="layer")
+        for name in conv_names:
+            self.layer.addItem(name, name)
+        self.layer.setCurrentIndex(len(conv_names) - 1)
+        self.target = self._class_box("target", "predicted")
+        self.contrast = self._class_box("contrast", "none")
+        self.target.setToolTip("The class whose score is explained (default: the predicted one).")
+        self.contrast.setToolTip("Explain the difference of two scores: why this class "
+                                 "rather than that one.")
+        for box in (self.method, self.layer, self.target, self.contrast):
+            box.currentIndexChanged.connect(self._changed)
+
+        view = pg.GraphicsLayoutWidget()
+        self.title = view.addLabel("", row=0, col=0, size="9pt")
+        self.map_box, self.map = image_view(view, 1, 0)
+        framed(self.map)
+        colour_bar(view, 1, 1)
+        self.auc = QLabel(objectName="auc", toolTip=AUC_TIP)
+        self.status = QLabel(objectName="map_status")
+        self.status.setStyleSheet("color: #666;")
+        self.pair = HeatMapRow(["true", "predicted"], "Grad-CAM for the true and the "
+                               "predicted class")
+        self.pair.setVisible(False)
+        self.pair.setMinimumHeight(150)
+        self._build_layout(view)
+        self.current = MapChoice(layer=self.layer.currentData())
+        self.show_empty()
+
+    @staticmethod
+    def _class_box(name, first):
+        box = QComboBox(objectName=name)
+        box.addItem(first, None)
+        for digit in range(10):
+            box.addItem(str(digit), digit)
+        return box
+
+    def _build_layout(self, view):
+        form = QFormLayout()
+        form.addRow("Method", self.method)
+        form.addRow("Layer", self.layer)
+        row = QHBoxLayout()
+        row.addWidget(self.target)
+        row.addWidget(QLabel("rather than"))
+        row.addWidget(self.contrast)
+        form.addRow("Explain class", row)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(form)
+        layout.addWidget(view, 1)
+        layout.addWidget(self.auc)
+        layout.addWidget(self.status)
+        layout.addWidget(self.pair, 1)
+
+    def _changed(self):
+        method = self.method.currentData()
+        self.layer.setEnabled(method in CAM_METHODS)
+        self.method.setToolTip(METHOD_TIPS[method])
+        self.current = MapChoice(method, self.layer.currentData(), self.target.currentData(),
+                                 self.contrast.currentData())
+        self.auc.setText("Deletion AUC: …")
+        self.choice_changed.emit(self.current)
+
+    # --- slots --------------------------------------------------------------------------
+
+    @Slot(object, object, int, object)
+    def show_quick(self, digit, heatmap, target, contrast):
+        """Show a CAM computed on the GUI thread at once (its AUC follows from the worker)."""
+        self._show(digit, heatmap, self.current, target, contrast)
+
+    @Slot(object)
+    def show_result(self, result):
+        """Show a worker's :class:`~gui.draw.jobs.MapResult` if it is still the one chosen."""
+        if result.choice != self.current:
+            return
+        explanation = result.explanation
+        self._show(explanation.image, explanation.heatmap, result.choice, explanation.target,
+                   explanation.contrast)
+        self.auc.setText(f"Deletion AUC: <b>{result.auc:.3f}</b> (random order "
+                         f"{result.random_auc:.3f}; lower is better)")
+        self.status.setText(f"computed in {result.seconds * 1000:.0f} ms")
+
+    @Slot(str)
+    def show_status(self, text):
+        """A line under the map: computing, waiting for the pen, a note about the choice."""
+        self.status.setText(text)
+
+    @Slot()
+    def show_empty(self):
+        """Nothing drawn."""
+        blank = np.zeros((28, 28), np.float32)
+        self.map.setImage(heat_over_digit(blank, blank, self._table), autoLevels=False,
+                          levels=(0, 255))
+        self.title.setText(METHOD_NAMES[self.current.method], size="9pt")
+        self.auc.setText("Deletion AUC: –")
+        self.status.setText("")
+        self.hide_pair()
+
+    @Slot(object, int, object, int, object)
+    def show_pair(self, digit, true_label, true_map, predicted, predicted_map):
+        """Grad-CAM for the true and the predicted class of a labelled image, side by side."""
+        self.pair.setVisible(True)
+        self.pair.set_title("true", f"true class {true_label}")
+        self.pair.set_title("predicted", f"predicted {predicted}"
+                            + (" (right)" if predicted == true_label else " (wrong)"))
+        self.pair.show_map("true", digit, true_map)
+        self.pair.show_map("predicted", digit, predicted_map)
+
+    @Slot()
+    def hide_pair(self):
+        """The drawing has no known label: no pair to show."""
+        self.pair.setVisible(False)
+
+    def _show(self, digit, heatmap, choice, target, contrast):
+        self.map.setImage(heat_over_digit(digit, heatmap, self._table), autoLevels=False,
+                          levels=(0, 255))
+        where = f" at {choice.layer}" if choice.is_cam else ""
+        versus = f" rather than {contrast}" if contrast is not None else ""
+        late = " · updates when the pen lifts" if choice.method in COSTLY_METHODS else ""
+        self.title.setText(f"{METHOD_NAMES[choice.method]}{where}: class {target}{versus}{late}",
+                           size="9pt")

@@ -1,0 +1,334 @@
+"""The Draw & Explain place: the canvas and its tools on the left, what the network
+makes of the drawing in the middle, activations, features and learning on the right.
+
+The panels never call each other: :meth:`DrawExplainPlace._wire` connects
+them to the :class:`~gui.draw.controller.DrawController`, the one place
+where this page's signals meet.
+"""
+import logging
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QButtonGroup, QFileDialog, QGroupBox, QHBoxLayout, QLabel,
+                               QMessageBox, QPushButton, QSlider, QSpinBox, QSplitter,
+                               QTabWidget, QToolButton, QVBoxLayout, QWidget)
+
+from cnn_core.errors import DataError, ImageError
+
+from .activations import ActivationGrids, shown_layers
+from .cams import CamStrip
+from .canvas import BRUSH_RANGE, DrawingCanvas
+from .controller import DrawController
+from .features import FeaturePanel
+from .inputs import can_read, digit_from_file, digit_from_mime, validation_example
+from .learning import LearningStrip
+from .method_panel import MethodPanel
+from .personal_set import PersonalSet
+from .prediction import PredictionPanel
+from .teach import DrawingsDialog, TeachPanel
+
+log = logging.getLogger(__name__)
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"
+LEFT_WIDTH = 440
+
+
+def conv_sources(network):
+    """For every layer, the conv layer whose channels it carries (None before the first)."""
+    sources, conv = {}, None
+    for layer in network.layers:
+        if type(layer).__name__ == "Conv2D":
+            conv = layer.name
+        sources[layer.name] = conv
+    return sources
+
+
+class DrawExplainPlace(QWidget):
+    """Draw a digit (or load one) and see the network's answer and its reasons.
+
+    Parameters
+    ----------
+    network : cnn_core.network.Network
+        Any network of the app's architecture (for the layer names).
+
+    Signals
+    -------
+    error_occurred(str, str) : a title and a one-line message for the window to show.
+    embedding_features(object) : the drawing's dense features (or None), for Evaluate.
+    extra_training_changed(object) : an ExtraTraining to train on too, or None.
+    """
+
+    error_occurred = Signal(str, str)
+    embedding_features = Signal(object)
+    extra_training_changed = Signal(object)
+
+    def __init__(self, network, parent=None):
+        super().__init__(parent)
+        self.network = None
+        conv_names = network.conv_layer_names()
+        channels = {name: network.layer(name).out_channels for name in conv_names}
+        self._conv_of = conv_sources(network)
+        self.canvas = DrawingCanvas()
+        # conv3 to start with: conv1's best input is a flat field, conv3's a stroke pattern.
+        self.controller = DrawController(lambda: (self.canvas.picture(), self.canvas.ink()),
+                                         (conv_names[min(2, len(conv_names) - 1)], 0), self)
+        self.prediction = PredictionPanel()
+        self.cam_strip = CamStrip(conv_names)
+        self.method_panel = MethodPanel(conv_names)
+        self.activations = ActivationGrids(shown_layers(network))
+        self.features = FeaturePanel(channels)
+        self.learning = LearningStrip()
+        self.teach = TeachPanel()
+        self.model_label = QLabel(wordWrap=True)
+        self.model_label.setStyleSheet("color: #444;")
+        self.personal = self._open_personal_set()
+        self.setAcceptDrops(True)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self._left_column())
+        layout.addWidget(self._right_side(), 1)
+        self._wire()
+        self.features.choose(*self.controller.feature_choice)
+        self.teach.set_drawing_present(False)
+
+    # --- layout -------------------------------------------------------------------------
+
+    def _left_column(self):
+        column = QWidget()
+        column.setFixedWidth(LEFT_WIDTH)
+        box = QVBoxLayout(column)
+        box.setContentsMargins(0, 0, 4, 0)
+        box.addLayout(self._tools())
+        self.canvas.setFixedHeight(LEFT_WIDTH - 8)
+        box.addWidget(self.canvas)
+        box.addLayout(self._inputs())
+        teach = QGroupBox("Teach it")
+        QVBoxLayout(teach).addWidget(self.teach)
+        box.addWidget(teach)
+        box.addWidget(self.model_label)
+        box.addStretch(1)
+        return column
+
+    def _tools(self):
+        row = QHBoxLayout()
+        self.pen_button = QToolButton(text="Pen", checkable=True, checked=True)
+        self.eraser_button = QToolButton(text="Eraser", checkable=True)
+        group = QButtonGroup(self)
+        for button in (self.pen_button, self.eraser_button):
+            group.addButton(button)
+            row.addWidget(button)
+        self.brush = QSlider(Qt.Orientation.Horizontal, minimum=BRUSH_RANGE[0],
+                             maximum=BRUSH_RANGE[1], value=round(self.canvas.brush_width))
+        self.brush.setToolTip("Brush size (the default draws strokes as thick as MNIST's)")
+        row.addWidget(QLabel("Size"))
+        row.addWidget(self.brush, 1)
+        self.undo_button = QToolButton(text="Undo", toolTip="Undo the last stroke (Ctrl+Z)")
+        self.clear_button = QToolButton(text="Clear", toolTip="Clear the sheet (Ctrl+Delete)")
+        row.addWidget(self.undo_button)
+        row.addWidget(self.clear_button)
+        return row
+
+    def _inputs(self):
+        row = QHBoxLayout()
+        self.open_button = QPushButton("Open image…")
+        self.open_button.setToolTip("Open an image file (you can also drop one here, or "
+                                    "paste with Ctrl+V)")
+        self.paste_button = QPushButton("Paste")
+        self.validation_index = QSpinBox(minimum=0, maximum=999, prefix="#")
+        self.validation_button = QPushButton("Validation image")
+        self.validation_button.setToolTip("Show one of the 1,000 bundled validation images, "
+                                          "with Grad-CAM for its true and predicted class")
+        for widget in (self.open_button, self.paste_button, self.validation_index,
+                       self.validation_button):
+            row.addWidget(widget)
+        return row
+
+    def _right_side(self):
+        middle = QSplitter(Qt.Orientation.Vertical, childrenCollapsible=False)
+        for widget, stretch in ((self.prediction, 2), (self.cam_strip, 3),
+                                (self.method_panel, 5)):
+            widget.setMinimumHeight(150)
+            middle.addWidget(widget)
+            middle.setStretchFactor(middle.count() - 1, stretch)
+        self.tabs = QTabWidget(documentMode=True)
+        self.tabs.addTab(self.activations, "Activations")
+        self.tabs.addTab(self.features, "Feature visualisation")
+        self.tabs.addTab(self.learning, "Watch it learn")
+        split = QSplitter(Qt.Orientation.Horizontal, childrenCollapsible=False)
+        split.addWidget(middle)
+        split.addWidget(self.tabs)
+        split.setSizes([520, 460])
+        return split
+
+    # --- wiring -------------------------------------------------------------------------
+
+    def _wire(self):
+        """Every connection of the page, in one place."""
+        c, canvas = self.controller, self.canvas
+        canvas.changed.connect(c.drawing_changed)
+        canvas.finished.connect(c.drawing_finished)
+        self.pen_button.toggled.connect(lambda pen: canvas.set_eraser(not pen))
+        self.brush.valueChanged.connect(canvas.set_brush_width)
+        self.undo_button.clicked.connect(canvas.undo)
+        self.clear_button.clicked.connect(canvas.clear)
+        for keys, slot in ((QKeySequence.StandardKey.Undo, canvas.undo),
+                           (QKeySequence("Ctrl+Delete"), canvas.clear),
+                           (QKeySequence.StandardKey.Paste, self.paste)):
+            # Window-wide, but only while this place is on show (a hidden widget's
+            # shortcuts are off); text fields keep their own Ctrl+Z and Ctrl+V.
+            QShortcut(keys, self, context=Qt.ShortcutContext.WindowShortcut, activated=slot)
+        self.open_button.clicked.connect(lambda: self.open_image_file())
+        self.paste_button.clicked.connect(self.paste)
+        self.validation_button.clicked.connect(
+            lambda: self.show_validation_image(self.validation_index.value()))
+        # Controller -> panels.
+        for slot in (self.prediction.show_analysis, self.cam_strip.show_analysis):
+            c.analysed.connect(slot)
+        c.analysed.connect(lambda digit, analysis: self.activations.show_outputs(
+            analysis.activations))
+        for slot in (self.prediction.show_empty, self.cam_strip.show_empty,
+                     self.method_panel.show_empty, self.activations.show_empty):
+            c.emptied.connect(slot)
+        c.quick_map.connect(self.method_panel.show_quick)
+        c.map_ready.connect(self.method_panel.show_result)
+        c.map_status.connect(self.method_panel.show_status)
+        c.strip_scored.connect(self.cam_strip.show_scores)
+        c.pair_ready.connect(self.method_panel.show_pair)
+        c.pair_hidden.connect(self.method_panel.hide_pair)
+        c.features_ready.connect(self.features.show_features)
+        c.features_status.connect(self.features.show_status)
+        c.learning_changed.connect(self.learning.show_frames)
+        c.label_suggested.connect(self.teach.suggest_label)
+        c.drawing_present.connect(self.teach.set_drawing_present)
+        c.drawing_present.connect(self.learning.pin.setEnabled)
+        c.embedding_features.connect(self.embedding_features)
+        # Panels -> controller.
+        self.method_panel.choice_changed.connect(c.set_choice)
+        self.features.channel_chosen.connect(c.choose_channel)
+        self.activations.channel_clicked.connect(
+            lambda layer, channel: self.features.choose(self._conv_of[layer], channel))
+        self.learning.pin_toggled.connect(c.set_pinned)
+        self.teach.add_requested.connect(self.add_to_personal_set)
+        self.teach.view_requested.connect(self.view_personal_set)
+        self.teach.clear_requested.connect(self.confirm_clear_personal_set)
+        self.teach.include_toggled.connect(lambda on: self._announce_personal_set())
+
+    # --- slots for the main window ------------------------------------------------------
+
+    @Slot(object, str)
+    def show_model(self, network, description):
+        """Explain with this frozen copy of the model from now on."""
+        self.network = network
+        self.model_label.setText(f"<b>Explaining:</b> {description}")
+        self.controller.show_model(network, description)
+
+    @Slot(str)
+    def set_training_state(self, state):
+        """``idle``, ``running``, ``paused`` or ``stopping``."""
+        self.controller.set_training_state(state)
+
+    @Slot(object, int)
+    def show_example(self, digit, label):
+        """Show a labelled image (from Evaluate): Grad-CAM for its true and predicted class."""
+        self.canvas.set_picture(digit, label)
+
+    @Slot(bool)
+    def set_training_locked(self, locked):
+        """Whether the run's training data is fixed (so "include in training" is too)."""
+        self.teach.set_locked(locked)
+
+    def shutdown(self):
+        """End the explanation thread; call once, when the window closes."""
+        return self.controller.shutdown()
+
+    # --- other inputs -------------------------------------------------------------------
+
+    def open_image_file(self, path=None):
+        """Open an image file (asking for one when ``path`` is None); False if nothing changed."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Open an image of a digit", "",
+                                                  IMAGE_FILTER)
+            if not path:
+                return False
+        return self._load(lambda: digit_from_file(path))
+
+    def paste(self):
+        """Take an image (or an image file) from the clipboard; False if there is none."""
+        mime = QGuiApplication.clipboard().mimeData()
+        return self._load(lambda: digit_from_mime(mime, "pasted image"))
+
+    def show_validation_image(self, index):
+        """Show bundled validation image ``index`` with its true label."""
+        self.canvas.set_picture(*validation_example(index))
+
+    def _load(self, read):
+        try:
+            digit = read()
+        except ImageError as exc:
+            self.error_occurred.emit("Cannot use this image", str(exc))
+            return False
+        self.canvas.set_picture(digit)
+        return True
+
+    def dragEnterEvent(self, event):
+        if can_read(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):
+        mime = event.mimeData()
+        self._load(lambda: digit_from_mime(mime, "dropped image"))
+        event.acceptProposedAction()
+
+    # --- the personal set ---------------------------------------------------------------
+
+    def _open_personal_set(self):
+        try:
+            personal = PersonalSet()
+        except DataError as exc:
+            log.warning("%s", exc)
+            self.teach.count.setText(f"Your saved drawings cannot be read: {exc}")
+            self.teach.setEnabled(False)
+            return None
+        self.teach.show_counts(personal.counts())
+        return personal
+
+    def add_to_personal_set(self, label):
+        """Keep the current drawing, labelled ``label``; False if there is nothing to keep."""
+        digit = self.controller.digit
+        if self.personal is None or digit is None:
+            return False
+        try:
+            self.personal.add(digit, label)
+        except OSError as exc:
+            self.error_occurred.emit("Cannot save the drawing", str(exc))
+            return False
+        self.teach.show_counts(self.personal.counts())
+        self._announce_personal_set()
+        return True
+
+    def view_personal_set(self):
+        """Show the personal set as labelled thumbnails."""
+        dialog = DrawingsDialog(self.personal.images, self.personal.labels, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def confirm_clear_personal_set(self):
+        """Ask, then forget every personal drawing."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Clear my drawings",
+                          f"Delete all {len(self.personal)} of your drawings? This cannot be "
+                          f"undone.", QMessageBox.StandardButton.Yes |
+                          QMessageBox.StandardButton.Cancel, self)
+        yes = box.button(QMessageBox.StandardButton.Yes)
+        box.buttonClicked.connect(lambda button: button == yes and self.clear_personal_set())
+        box.open()
+        return box
+
+    def clear_personal_set(self):
+        """Forget every personal drawing."""
+        self.personal.clear()
+        self.teach.show_counts(self.personal.counts())
+        self._announce_personal_set()
+
+    def _announce_personal_set(self):
+        include = self.teach.include.isChecked() and self.personal is not None
+        self.extra_training_changed.emit(self.personal.training_arrays() if include else None)

@@ -1,0 +1,88 @@
+"""The embedding map: every validation image as a point, where fc1 (after its ReLU)
+puts it, projected on two fixed principal axes; hover a point to see its image.
+"""
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Slot
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from ..draw.images import digit_colours, digit_pixmap
+from ..style import legend_html, style_plot
+
+MARKER_COLOUR = "#ffd400"
+
+TIP = ("<p>Each point is a validation image, placed by the 128 units of fc1 (after ReLU) "
+       "projected on two principal axes. The axes were fitted once and are kept, so as "
+       "the network trains the points move, not the axes. Hover a point to see its image; "
+       "the star is your drawing.</p>")
+
+
+class EmbeddingMap(QWidget):
+    """A scatter plot coloured by digit, a legend, a hover preview and the drawing's marker."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        widget = pg.PlotWidget()
+        widget.setToolTip(TIP)
+        self.plot = style_plot(widget.getPlotItem(), "Embedding of fc1 (PCA, fixed axes)",
+                               "PC 1", "PC 2")
+        colours = digit_colours()
+        self.scatters = []
+        for colour in colours:
+            scatter = pg.ScatterPlotItem(size=6, pen=None, brush=pg.mkBrush(*colour, 190),
+                                         hoverable=True, hoverSize=11, tip=None,
+                                         hoverPen=pg.mkPen("k", width=1.5))
+            scatter.sigHovered.connect(self._hovered)
+            self.plot.addItem(scatter)
+            self.scatters.append(scatter)
+        self.marker = pg.ScatterPlotItem(symbol="star", size=22, brush=MARKER_COLOUR,
+                                         pen=pg.mkPen("k", width=1.5))
+        self.marker.setZValue(10)
+        self.plot.addItem(self.marker)
+        legend = QLabel(legend_html(
+            [("●", "#%02x%02x%02x" % tuple(c), str(d)) for d, c in enumerate(colours)]
+            + [("★", "#b39500", "your drawing")]))
+        self.preview = QLabel(objectName="embedding_preview")
+        self.preview.setFixedSize(56, 56)
+        self.preview.setStyleSheet("border: 1px solid #ccc; background: white;")
+        self.caption = QLabel("Hover a point to see its image.", objectName="embedding_caption")
+        self.caption.setStyleSheet("color: #444;")
+        self._evaluation = None
+        self._images = None
+        row = QHBoxLayout()
+        row.addWidget(self.preview)
+        row.addWidget(self.caption, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(legend)
+        layout.addWidget(widget, 1)
+        layout.addLayout(row)
+
+    @Slot(object, object)
+    def show_evaluation(self, evaluation, images):
+        """Plot ``evaluation.points`` coloured by true digit; ``images (N, 28, 28)`` uint8."""
+        self._evaluation, self._images = evaluation, images
+        for digit, scatter in enumerate(self.scatters):
+            rows = np.flatnonzero(evaluation.labels == digit)
+            scatter.setData(pos=evaluation.points[rows], data=rows)
+        ratio = evaluation.embedding.explained_variance_ratio_
+        self.plot.setLabel("bottom", f"PC 1 ({ratio[0]:.0%} of the variance)")
+        self.plot.setLabel("left", f"PC 2 ({ratio[1]:.0%})")
+
+    @Slot(object)
+    def show_drawing(self, point):
+        """Put the star at ``point (2,)``, or remove it (None)."""
+        if point is None:
+            self.marker.setData([], [])
+        else:
+            self.marker.setData([float(point[0])], [float(point[1])])
+
+    def _hovered(self, scatter, points, event):
+        if self._evaluation is None or len(points) == 0:
+            return
+        index = int(points[0].data())
+        self.preview.setPixmap(digit_pixmap(self._images[index] / 255.0))
+        evaluation = self._evaluation
+        true, predicted = int(evaluation.labels[index]), int(evaluation.predicted[index])
+        verdict = "right" if true == predicted else f"wrong: predicted {predicted}"
+        self.caption.setText(f"Validation image #{index}: a {true} ({verdict})")

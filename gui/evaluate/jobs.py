@@ -1,0 +1,79 @@
+"""What the Evaluate worker computes: predictions, metrics and the embedding (no Qt)."""
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from cnn_core.explain import PCAEmbedding, dense_features
+from cnn_core.metrics import classification_report
+from cnn_core.network import Network
+
+
+@dataclass(frozen=True, eq=False)
+class Evaluation:
+    """One model evaluated on the validation images.
+
+    Attributes
+    ----------
+    description : str
+        Which model it was.
+    labels, predicted : ndarray of int, (N,)
+    probabilities : ndarray, (N, 10)
+    matrix : ndarray of int, (10, 10)
+        Rows are true classes, columns predicted ones.
+    per_class : list of dict
+        ``precision``, ``recall``, ``f1``, ``support`` per digit.
+    accuracy : float
+    points : ndarray, float32, (N, 2)
+        The dense layer's features projected on ``embedding``'s fixed axes.
+    embedding : cnn_core.explain.PCAEmbedding
+        Fitted; later evaluations reuse it so the axes stay put.
+    seconds : float
+    """
+
+    description: str
+    labels: np.ndarray
+    predicted: np.ndarray
+    probabilities: np.ndarray
+    matrix: np.ndarray
+    per_class: list
+    accuracy: float
+    points: np.ndarray
+    embedding: object
+    seconds: float
+
+
+def network_from_state(architecture, state):
+    """A network of ``architecture`` holding a ``state_dict`` (an epoch's frozen weights)."""
+    network = Network(architecture)
+    network.load_state_dict(state)
+    return network
+
+
+def evaluate(network, description, images, labels, embedding=None):
+    """Predict, score and embed the validation images.
+
+    Parameters
+    ----------
+    network : Network
+        Not touched: the work runs on a private copy (its caches are used).
+    images : ndarray, float32, (N, 1, 28, 28)
+    labels : ndarray of int, (N,)
+    embedding : PCAEmbedding or None
+        A fitted basis to project on; None fits one on these features.
+
+    Returns
+    -------
+    Evaluation
+    """
+    started = time.perf_counter()
+    private = network.copy()
+    probabilities = private.predict_proba(images)
+    predicted = probabilities.argmax(axis=1)
+    report = classification_report(labels, predicted)
+    features = dense_features(private, images)
+    if embedding is None:
+        embedding = PCAEmbedding(2).fit(features)
+    return Evaluation(description, np.asarray(labels, np.int64), predicted, probabilities,
+                      np.array(report["confusion"]), report["per_class"], report["accuracy"],
+                      embedding.transform(features), embedding, time.perf_counter() - started)

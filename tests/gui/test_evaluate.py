@@ -1,0 +1,102 @@
+"""Evaluate: confusion matrix, per-class table, gallery, embedding map."""
+import numpy as np
+from PySide6.QtCore import QPointF, Qt
+
+from cnn_core.data import load_sample
+from cnn_core.metrics import confusion_matrix
+
+from .conftest import WAIT_MS, press, wait_idle
+from .test_draw import draw_seven, open_draw_place, wait_analysed
+
+
+def open_evaluate_place(window, qtbot):
+    """Show the Evaluate place once its first evaluation is in."""
+    window.tabs.setCurrentWidget(window.evaluate_place)
+    place = window.evaluate_place
+    qtbot.waitUntil(lambda: place.evaluation is not None, timeout=WAIT_MS)
+    return place
+
+
+def click_cell(qtbot, place, true_class, predicted):
+    """Click the centre of a confusion-matrix cell with the mouse."""
+    box, graphics = place.confusion.plot.getViewBox(), place.confusion.view
+    scene = box.mapViewToScene(QPointF(predicted + 0.5, true_class + 0.5))
+    qtbot.mouseClick(graphics.viewport(), Qt.MouseButton.LeftButton,
+                     pos=graphics.mapFromScene(scene))
+
+
+def test_the_matrix_and_table_match_the_predictions(window, qtbot):
+    place = open_evaluate_place(window, qtbot)
+    evaluation = place.evaluation
+    validation = load_sample()[1]
+    np.testing.assert_array_equal(evaluation.labels, validation.labels)
+    np.testing.assert_array_equal(place.confusion.matrix,
+                                  confusion_matrix(validation.labels, evaluation.predicted))
+    assert place.confusion.counts[0].toPlainText() == str(evaluation.matrix[0, 0])
+    assert place.metrics.item(3, 3).text() == str(evaluation.per_class[3]["support"])
+    assert f"{evaluation.accuracy:.1%}" in place.summary.text()
+
+
+def test_clicking_a_confusion_cell_shows_exactly_the_images_of_that_cell(window, qtbot):
+    place = open_evaluate_place(window, qtbot)
+    evaluation = place.evaluation
+    mistakes = np.argwhere((evaluation.matrix > 0) & ~np.eye(10, dtype=bool))
+    cells = [(4, 4)] + [tuple(mistakes[0])]
+    for true_class, predicted in cells:
+        click_cell(qtbot, place, true_class, predicted)
+        expected = np.flatnonzero((evaluation.labels == true_class)
+                                  & (evaluation.predicted == predicted))
+        qtbot.waitUntil(lambda: sorted(place.gallery.indices()) == expected.tolist(),
+                        timeout=WAIT_MS)
+        assert f"of a {true_class} the network calls {predicted}" in \
+            place.gallery.title.text()
+
+
+def test_clicking_an_image_opens_it_in_draw_with_true_and_predicted_maps(window, qtbot):
+    place = open_evaluate_place(window, qtbot)
+    index = place.gallery.indices()[0]          # the most confident mistake
+    item = place.gallery.list.item(0)
+    place.gallery.list.itemClicked.emit(item)
+    draw = window.draw_place
+    assert window.tabs.currentWidget() is draw
+    label = int(place.labels[index])
+    analysis = wait_analysed(qtbot, draw, lambda a: draw.controller.label == label)
+    assert analysis.predicted != label
+    np.testing.assert_allclose(draw.controller.digit, place.images[index] / 255.0)
+    pair = draw.method_panel.pair
+    qtbot.waitUntil(pair.isVisible, timeout=WAIT_MS)
+    assert "(wrong)" in pair.titles["predicted"].text
+
+
+def test_the_embedding_has_every_image_and_the_drawing_as_a_star(window, qtbot):
+    place = open_evaluate_place(window, qtbot)
+    assert sum(len(s.data) for s in place.embedding.scatters) == len(place.labels)
+    assert len(place.embedding.marker.data) == 0
+    draw = open_draw_place(window, qtbot)
+    draw_seven(draw.canvas)
+    wait_analysed(qtbot, draw)
+    qtbot.waitUntil(lambda: len(place.embedding.marker.data) == 1, timeout=WAIT_MS)
+    scatter = place.embedding.scatters[3]
+    point = scatter.points()[0]
+    place.embedding._hovered(scatter, [point], None)
+    assert f"#{point.data()}: a 3" in place.embedding.caption.text()
+
+
+def test_evaluation_follows_the_epochs_with_fixed_axes(window, qtbot):
+    place = open_evaluate_place(window, qtbot)
+    basis = place.evaluation.embedding
+    press(window, "start")
+    wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: place.evaluation.description == "after epoch 2", timeout=WAIT_MS)
+    assert place.evaluation.embedding is basis
+    place.refit()
+    qtbot.waitUntil(lambda: place.evaluation.embedding is not basis, timeout=WAIT_MS)
+
+
+def test_new_weights_get_new_axes(window, qtbot):
+    place = open_evaluate_place(window, qtbot)
+    basis = place.evaluation.embedding
+    window.controller.reset(seed=3)
+    qtbot.waitUntil(lambda: place.evaluation.description == "random weights (seed 3)",
+                    timeout=WAIT_MS)
+    assert place.evaluation.embedding is not basis
