@@ -38,13 +38,14 @@ def decade_range(values, floor=1e-6):
 
     A log axis fixed to whole decades changes only when the data crosses one,
     so the axis is not redrawn (and the view not repainted twice) on every update.
+    It spans at least two decades, so there is always more than one labelled tick.
     """
     values = np.asarray(values, float)
     values = values[np.isfinite(values) & (values > floor)]
     if values.size == 0:
         return 0.0, 1.0
     low, high = np.floor(np.log10(values.min())), np.ceil(np.log10(values.max()))
-    return float(low), float(max(high, low + 1))
+    return float(low), float(max(high, low + 2))
 
 
 def style_plot(plot, title, x_label=None, y_label=None):
@@ -57,3 +58,13 @@ def style_plot(plot, title, x_label=None, y_label=None):
     plot.showGrid(x=True, y=True, alpha=0.15)
     plot.setMenuEnabled(False)
     return plot
+
+
+def set_decade_ticks(axis, low, high):
+    """Label a log axis at its whole decades only (``low``, ``high`` as log10).
+
+    pyqtgraph labels the minor ticks (0.2, 0.3, ...) of a short log axis too,
+    and they pile up into an unreadable column.
+    """
+    decades = range(int(low), int(high) + 1)
+    axis.setTicks([[(d, f"{10.0 ** d:g}") for d in decades], []])

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ..style import (CURSOR_COLOUR, RAW_COLOUR, TRAIN_COLOUR, VALIDATION_COLOUR, decade_range,
-                     legend_html, style_plot)
+                     legend_html, set_decade_ticks, style_plot)
 
 SMOOTHING = 0.9   # weight of the past in the moving average of the batch curves
 LEGEND = legend_html([("━", "rgba(0,114,178,0.35)", "each batch"),
@@ -95,6 +95,7 @@ class TrainingCurves(QWidget):
         self.loss_plot = style_plot(view.addPlot(row=0, col=0), "Loss", "epoch", "cross-entropy")
         self.accuracy_plot = style_plot(view.addPlot(row=0, col=1), "Accuracy", "epoch", "%")
         self.loss_plot.setLogMode(y=True)
+        self.loss_plot.getAxis("left").enableAutoSIPrefix(False)   # no "(x0.001)" on a log axis
         self.series = {}
         for key, plot in (("loss", self.loss_plot), ("accuracy", self.accuracy_plot)):
             self.series[key] = self._make_series(plot)
@@ -200,6 +201,7 @@ class TrainingCurves(QWidget):
             for plot in (self.loss_plot, self.accuracy_plot):
                 plot.setXRange(*ranges["x"], padding=0.02)
             self.loss_plot.setYRange(*ranges["loss"], padding=0.02)
+            set_decade_ticks(self.loss_plot.getAxis("left"), *ranges["loss"])
             self.accuracy_plot.setYRange(*ranges["accuracy"], padding=0.02)
 
     def _set_boundaries(self, epochs):

@@ -6,7 +6,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QWidget
 
-from ..style import LAYER_COLOURS, WARNING_STYLE, decade_range, legend_html, style_plot
+from ..style import LAYER_COLOURS, WARNING_STYLE, decade_range, legend_html, set_decade_ticks, style_plot
 
 GRAD_TIP = ("Size of each layer's gradient at every batch (log scale). Curves that shoot up "
             "warn of an exploding run; curves that sink towards zero mean a layer has stopped "
@@ -36,6 +36,7 @@ class HealthView(QWidget):
         grads = pg.PlotWidget(toolTip=GRAD_TIP)
         self.grad_plot = style_plot(grads.getPlotItem(), "Gradient norm per layer", "epoch")
         self.grad_plot.setLogMode(y=True)
+        self.grad_plot.getAxis("left").enableAutoSIPrefix(False)   # no "(x0.001)" on a log axis
         self.grad_plot.disableAutoRange()   # see TrainingCurves._fit: ranges by hand
         self._range = None
         self.grad_curves, self._norms = {}, {}
@@ -105,6 +106,7 @@ class HealthView(QWidget):
             self._range = wanted
             self.grad_plot.setXRange(0, wanted[0], padding=0.02)
             self.grad_plot.setYRange(*wanted[1], padding=0.02)
+            set_decade_ticks(self.grad_plot.getAxis("left"), *wanted[1])
 
     @Slot(int)
     def truncate(self, epoch):
