@@ -18,8 +18,13 @@ def frozen_array(values, dtype=np.float64):
 
 
 def frozen_state(state):
-    """Copy a ``state_dict`` into read-only arrays."""
-    return {name: frozen_array(value, value.dtype) for name, value in state.items()}
+    """A ``state_dict`` of read-only arrays; ones already read-only are shared, not copied.
+
+    The trainer's epoch snapshots are read-only, so the GUI can keep the very
+    same arrays for its timeline instead of a second copy per epoch.
+    """
+    return {name: value if not value.flags.writeable else frozen_array(value, value.dtype)
+            for name, value in state.items()}
 
 
 @dataclass(frozen=True, eq=False)
