@@ -27,6 +27,6 @@ def run_app(argv=None):
     app.setWindowIcon(QIcon(str(paths.RESOURCES_DIR / "icons" / "explainable-cnn.svg")))
     # Imported here so `main.py train` never pays for loading pyqtgraph.
     from .main_window import MainWindow
-    window = MainWindow()
+    window = MainWindow(show_tour=True)
     window.show()
     return app.exec()

@@ -7,7 +7,8 @@ import logging
 from pathlib import Path
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import (QApplication, QFileDialog, QMainWindow, QMessageBox, QTabWidget,
+                               QVBoxLayout, QWidget)
 
 from cnn_core import paths
 from cnn_core.download import MIRRORS, is_mnist_downloaded
@@ -15,20 +16,22 @@ from cnn_core.errors import ConfigError, ModelFileError
 from cnn_core.model_files import load_model, save_model
 from cnn_core.network import Network
 
+from . import settings_store
+from .autosave import mark_clean_exit
 from .controller import TrainingController
 from .download_worker import MnistDownloader
 from .draw.place import DrawExplainPlace
 from .evaluate.place import EvaluatePlace
+from .exports_menu import ExportCommands
+from .help_text import ABOUT, TOUR, HowItWorksDialog
 from .style import configure_pyqtgraph
+from .theme import apply_theme
 from .train.page import TrainPage
+from .window_state import WindowState
 
 log = logging.getLogger(__name__)
 
 TITLE = "Explainable CNN"
-ABOUT = ("<p><b>Explainable CNN</b>: watch a small convolutional network, written in pure "
-         "NumPy, learn handwritten digits and explain itself.</p>"
-         "<p>The MNIST database of handwritten digits is by Yann LeCun, Corinna Cortes and "
-         "Christopher J. C. Burges.</p>")
 
 
 def describe(path, meta):
@@ -55,7 +58,7 @@ def layer_names(network):
             "relu": [layer.name for layer in network.relu_layers()]}
 
 
-class MainWindow(QMainWindow):
+class MainWindow(WindowState, ExportCommands, QMainWindow):
     """The app's window.
 
     Parameters
@@ -64,11 +67,14 @@ class MainWindow(QMainWindow):
         The model to open with; default the shipped model.
     mirrors : sequence of str, optional
         Where to download MNIST from (tests point it at a closed port).
+    show_tour : bool
+        Show the first-run tour if it was never dismissed (the app does; tests do not).
     """
 
-    def __init__(self, network=None, description=None, mirrors=MIRRORS):
+    def __init__(self, network=None, description=None, mirrors=MIRRORS, show_tour=False):
         super().__init__()
-        configure_pyqtgraph()
+        self.settings = settings_store.app_settings()
+        configure_pyqtgraph(apply_theme(QApplication.instance(), self.theme_choice))
         if network is None:
             network, description = load_startup_model()
         self.setWindowTitle(TITLE)
@@ -79,8 +85,14 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.train_page, "Train")
         self.tabs.addTab(self.draw_place, "Draw && Explain")
         self.tabs.addTab(self.evaluate_place, "Evaluate")
-        self.setCentralWidget(self.tabs)
+        central = QWidget()
+        self._notices = QVBoxLayout(central)
+        self._notices.setContentsMargins(0, 0, 0, 0)
+        self._notices.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+        self.tour = self.restore_offer = self.how_it_works = self.about_box = None
         self.last_message_box = None
+        self._autosave_note = None
         self._closed = False
         self._session = description
         self.downloader = MnistDownloader(mirrors, parent=self)
@@ -91,6 +103,10 @@ class MainWindow(QMainWindow):
         self.train_page.dataset.set_mnist_ready(is_mnist_downloaded())
         self.controller.announce()
         self.resize(1440, 900)
+        self._restore_settings()
+        self._offer_autosave()
+        if show_tour and not self.settings.value("tour/done", False, type=bool):
+            self.tour = self._add_notice(TOUR, [("tour_done", "Got it", self._tour_done)])
 
     def _build_menus(self):
         file_menu = self.menuBar().addMenu("&File")
@@ -100,13 +116,21 @@ class MainWindow(QMainWindow):
         self.open_action.triggered.connect(lambda: self.open_model_file())
         self.save_action.triggered.connect(lambda: self.save_model_file())
         quit_action.triggered.connect(self.close)
-        for action in (self.open_action, self.save_action, None, quit_action):
-            file_menu.addAction(action) if action else file_menu.addSeparator()
+        file_menu.addAction(self.open_action)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addAction(self.save_action)
+        self._build_export_menu(file_menu.addMenu("&Export"))
+        file_menu.addSeparator()
+        file_menu.addAction(quit_action)
+        self._fill_recent_menu()
         training_menu = self.menuBar().addMenu("&Training")
         for action in self.train_page.buttons.actions.values():
             training_menu.addAction(action)
-        about = self.menuBar().addMenu("&Help").addAction("&About")
-        about.triggered.connect(lambda: QMessageBox.about(self, f"About {TITLE}", ABOUT))
+        self._build_theme_menu(self.menuBar().addMenu("&View").addMenu("&Theme"))
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction("&How it works", self.show_how_it_works)
+        help_menu.addAction("&About", self.show_about)
 
     def _wire(self):
         """Every connection of the app, in one place."""
@@ -148,6 +172,9 @@ class MainWindow(QMainWindow):
         c.locked_changed.connect(page.settings.set_locked)
         c.locked_changed.connect(self._on_locked)
         c.run_ended.connect(self._on_run_ended)
+        c.batches_trained.connect(self._on_batches)
+        c.epoch_finished.connect(self._on_epoch)
+        self.draw_place.controller.map_status.connect(self._on_draw_status)
         # The model on show, for the places that explain and evaluate it.
         for slot in (self.draw_place.show_model, self.evaluate_place.show_model,
                      self._on_model):
@@ -203,8 +230,11 @@ class MainWindow(QMainWindow):
         self.train_page.dataset.download_started()
         self.downloader.start()
 
-    def open_model_file(self, path=None):
-        """Load a model file (asking for one when ``path`` is None); False if nothing changed."""
+    def open_model_file(self, path=None, remember=True):
+        """Load a model file (asking for one when ``path`` is None); False if nothing changed.
+
+        ``remember`` puts it in File → Open recent.
+        """
         if self.controller.state != "idle":
             return False
         if path is None:
@@ -221,13 +251,20 @@ class MainWindow(QMainWindow):
             return False
         self.controller.replace_model(network, describe(path, meta))
         self.statusBar().showMessage(f"Opened {path}", 5000)
+        if remember:
+            self._remember(path)
         return True
 
     def save_model_file(self, path=None):
         """Save the model on show (asking where when ``path`` is None); False on failure."""
         if path is None:
             folder = self._models_dir()
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                self.statusBar().showMessage(f"Cannot create {folder} ({exc.strerror or exc}); "
+                                             f"choose another place", 10000)
+                folder = Path.home()
             path, _ = QFileDialog.getSaveFileName(self, "Save model", str(folder / "model.npz"),
                                                   "Models (*.npz)")
             if not path:
@@ -239,7 +276,24 @@ class MainWindow(QMainWindow):
             self.show_message(QMessageBox.Icon.Warning, "Cannot save the model", str(exc))
             return False
         self.statusBar().showMessage(f"Saved the model ({description}) to {path}", 5000)
+        self._remember(path)
         return True
+
+    def show_how_it_works(self):
+        """The plain-words help, non-modal."""
+        if self.how_it_works is None:
+            self.how_it_works = HowItWorksDialog(self)
+        self.how_it_works.show()
+        self.how_it_works.raise_()
+
+    def show_about(self):
+        """The About box, window-modal but not blocking."""
+        box = QMessageBox(QMessageBox.Icon.NoIcon, f"About {TITLE}", ABOUT,
+                          QMessageBox.StandardButton.Ok, self)
+        box.setIconPixmap(self.windowIcon().pixmap(64, 64))
+        box.setObjectName("about_box")
+        box.open()
+        self.about_box = box
 
     @staticmethod
     def _models_dir():
@@ -256,6 +310,12 @@ class MainWindow(QMainWindow):
 
     def _on_state(self, state):
         self.open_action.setEnabled(state == "idle")
+        self.recent_menu.menuAction().setEnabled(state == "idle" and
+                                                 bool(self.recent_menu.actions()))
+        if state == "paused":
+            self.statusBar().showMessage(f"Paused after epoch {self.controller.latest_epoch}")
+        elif state == "stopping":
+            self.statusBar().showMessage("Stopping after this batch…")
         self._on_locked(self.controller.locked)
 
     def _on_locked(self, locked):
@@ -268,6 +328,17 @@ class MainWindow(QMainWindow):
     def _on_model(self, network, description):
         self.train_page.show_model_info(self._session, description)
 
+    def _on_batches(self, chunk):
+        if self.controller.state == "running":
+            self.statusBar().showMessage(
+                f"Training: epoch {chunk.epoch} of {chunk.total_epochs}, "
+                f"batch {chunk.batch} of {chunk.batches_per_epoch}"
+                + (f"; {self._autosave_note}" if self._autosave_note else ""))
+
+    def _on_draw_status(self, text):
+        if text:
+            self.statusBar().showMessage(f"Explaining: {text}", 5000)
+
     def _on_run_ended(self, ended):
         page = self.train_page
         if ended.status == "diverged":
@@ -277,8 +348,9 @@ class MainWindow(QMainWindow):
         elif ended.status == "failed":
             self.show_message(QMessageBox.Icon.Critical, "Training failed",
                               f"Training stopped because of an error in the app:\n{ended.message}")
-        self.statusBar().showMessage(f"Training {ended.message}" if ended.status != "invalid"
-                                     else ended.message, 10000)
+        note, self._autosave_note = self._autosave_note, None
+        text = f"Training {ended.message}" if ended.status != "invalid" else ended.message
+        self.statusBar().showMessage(f"{text}; {note}" if note else text, 10000)
 
     # --- closing ----------------------------------------------------------------------
 
@@ -286,10 +358,12 @@ class MainWindow(QMainWindow):
         """Stop training and downloading, and wait for both threads before closing."""
         if not self._closed:
             self._closed = True
+            self._save_settings()
             self.hide()  # feels instant even while the last batch finishes
             self.downloader.shutdown()
             self.draw_place.shutdown()
             self.evaluate_place.shutdown()
             seconds = self.controller.shutdown()
             log.info("training thread ended %.2f s after close", seconds)
+            mark_clean_exit(self.settings)
         event.accept()

@@ -27,9 +27,10 @@ def legend_html(entries):
         for symbol, colour, name in entries)
 
 
-def configure_pyqtgraph():
-    """Light plots with dark text, antialiased, images indexed ``[row, column]``."""
-    pg.setConfigOptions(background="w", foreground="k", antialias=True,
+def configure_pyqtgraph(dark=False):
+    """Light plots with dark text (or dark with light), antialiased, images ``[row, column]``."""
+    background, foreground = ("#202124", "#e8eaed") if dark else ("w", "k")
+    pg.setConfigOptions(background=background, foreground=foreground, antialias=True,
                         imageAxisOrder="row-major")
 
 

@@ -19,6 +19,16 @@ def private_data_folder(tmp_path, monkeypatch):
     return folder
 
 
+@pytest.fixture(autouse=True)
+def private_settings(tmp_path):
+    """QSettings go to a temporary INI file, never the user's (the app uses IniFormat)."""
+    from PySide6.QtCore import QSettings
+    folder = tmp_path / "settings"
+    for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
+        QSettings.setPath(QSettings.Format.IniFormat, scope, str(folder))
+    return folder
+
+
 @pytest.fixture
 def window(qtbot):
     """The main window with the shipped model, set up for a small run."""

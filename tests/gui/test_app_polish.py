@@ -1,0 +1,188 @@
+"""Settings, autosave, recent files, export, help and tour, driven through the real window."""
+import csv
+
+import numpy as np
+from PIL import Image
+
+from cnn_core.model_files import load_model
+from gui import export
+from gui.autosave import autosave_path
+from gui.main_window import MainWindow
+from gui.settings_store import MAX_RECENT, app_settings, recent_files
+
+from .conftest import WAIT_MS, press, set_fields, wait_idle
+from .test_draw import draw_seven, open_draw_place, wait_analysed
+
+CLOSED_PORT = ("http://127.0.0.1:9/",)
+
+
+def new_window(qtbot, **kwargs):
+    win = MainWindow(mirrors=CLOSED_PORT, **kwargs)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    return win
+
+
+def weights(network):
+    return {name: np.asarray(value, np.float32) for name, value in network.named_params()}
+
+
+def status(win):
+    return win.statusBar().currentMessage()
+
+
+def test_settings_are_isolated_from_the_users(private_settings):
+    assert str(private_settings) in app_settings().fileName()
+
+
+def test_settings_round_trip(window, qtbot):
+    set_fields(window, epochs=3, batch_size=48, lr="0.02", weight_decay="0.001", seed=7)
+    form = window.train_page.settings.fields
+    form["augment"].setChecked(False)
+    form["schedule"].setCurrentIndex(form["schedule"].count() - 1)
+    schedule = form["schedule"].currentData()
+    panel = window.draw_place.method_panel
+    panel.method.setCurrentIndex(panel.method.findData("layercam"))
+    panel.layer.setCurrentIndex(panel.layer.findData("conv2"))
+    window.resize(1200, 850)
+    qtbot.waitUntil(lambda: window.width() == 1200)
+    geometry = window.saveGeometry()
+    window.close()
+
+    again = new_window(qtbot)
+    form = again.train_page.settings.fields
+    assert (form["epochs"].value(), form["batch_size"].value(), form["seed"].value()) == (3, 48, 7)
+    assert (form["lr"].text(), form["weight_decay"].text()) == ("0.02", "0.001")
+    assert not form["augment"].isChecked()
+    assert form["schedule"].currentData() == schedule
+    panel = again.draw_place.method_panel
+    assert (panel.method.currentData(), panel.layer.currentData()) == ("layercam", "conv2")
+    # The offscreen screen is 800 px, smaller than the window, so Qt clamps the restored
+    # size: check that the geometry was stored at close and is what the new window read.
+    assert app_settings().value("window/geometry") == geometry
+
+
+def train_epochs(qtbot, win, epochs):
+    set_fields(win, train_size=256, batch_size=32, epochs=epochs)
+    press(win, "start")
+    wait_idle(qtbot, win)
+
+
+def test_every_epoch_is_autosaved_and_a_new_start_offers_it(window, qtbot):
+    train_epochs(qtbot, window, 1)
+    qtbot.waitUntil(autosave_path().is_file, timeout=WAIT_MS)
+    assert "autosaved" in status(window)
+    saved, _ = load_model(autosave_path())
+
+    # The first window never closed: as after a crash, the next start offers the autosave.
+    again = new_window(qtbot)
+    assert again.restore_offer is not None and again.restore_offer.isVisible()
+    assert not np.allclose(weights(again.controller.current_model()[0])["conv1.weight"],
+                           weights(saved)["conv1.weight"])
+    again.restore_offer.buttons["restore_autosave"].click()
+    assert not again.restore_offer.isVisible()
+    restored = weights(again.controller.current_model()[0])
+    for name, value in weights(saved).items():
+        np.testing.assert_array_equal(restored[name], value)
+    assert str(autosave_path()) not in recent_files(again.settings)
+
+
+def test_after_a_clean_exit_no_restore_is_offered(window, qtbot):
+    train_epochs(qtbot, window, 1)
+    window.close()
+    assert new_window(qtbot).restore_offer is None
+
+
+def test_an_unwritable_data_folder_is_reported_not_raised(window, qtbot, tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the data folder should be")
+    monkeypatch.setenv("EXPLAINABLE_CNN_DATA", str(blocker))
+    train_epochs(qtbot, window, 1)
+    qtbot.waitUntil(lambda: "could not autosave" in status(window), timeout=WAIT_MS)
+    assert "not-a-folder" in status(window)
+    # Save model… with the same folder: a status line, then the dialog (cancelled here).
+    monkeypatch.setattr("gui.main_window.QFileDialog.getSaveFileName",
+                        lambda *args, **kwargs: ("", ""))
+    assert window.save_model_file() is False
+    assert "Cannot create" in status(window)
+
+
+def test_open_recent_lists_saved_files_and_prunes_missing_ones(window, qtbot, tmp_path):
+    files = [tmp_path / f"model{i}.npz" for i in range(MAX_RECENT + 2)]
+    for path in files:
+        assert window.save_model_file(str(path))
+    listed = recent_files(window.settings)
+    assert listed == [str(p.resolve()) for p in reversed(files)][:MAX_RECENT]
+    assert [a.data() for a in window.recent_menu.actions()] == listed
+
+    files[-1].unlink()
+    assert window.open_recent(str(files[-1].resolve())) is False
+    assert "removed from Open recent" in window.last_message_box.text()
+    window.last_message_box.close()
+    assert str(files[-1].resolve()) not in recent_files(window.settings)
+    assert len(window.recent_menu.actions()) == MAX_RECENT - 1
+    assert window.open_recent(str(files[-2].resolve()))
+
+
+def test_exports_write_valid_png_gif_and_csv(window, qtbot, tmp_path):
+    place = open_draw_place(window, qtbot)
+    draw_seven(place.canvas)
+    wait_analysed(qtbot, place)
+    place.learning.pin.click()
+    window.tabs.setCurrentWidget(window.train_page)
+    assert window.export_kernels_gif(str(tmp_path / "early.gif")) is False  # no epoch yet
+    train_epochs(qtbot, window, 2)
+
+    png = tmp_path / "curves.png"
+    assert window.export_png(window.train_page.curves, str(png))
+    with Image.open(png) as image:
+        assert image.format == "PNG" and image.width > 10
+    for name, command in (("kernels.gif", window.export_kernels_gif),
+                          ("gradcam.gif", window.export_gradcam_gif)):
+        assert command(str(tmp_path / name)), status(window)
+        with Image.open(tmp_path / name) as image:
+            assert image.format == "GIF" and image.n_frames == 3   # epochs 0, 1, 2
+    assert window.export_history_csv(str(tmp_path / "history.csv"))
+    with open(tmp_path / "history.csv", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert tuple(rows[0]) == export.HISTORY_COLUMNS
+    assert [int(r[0]) for r in rows[1:]] == [1, 2]
+    assert all(float(value) >= 0 for row in rows[1:] for value in row)
+
+
+def test_help_explains_the_ideas_and_credits_mnist(window):
+    window.show_how_it_works()
+    tabs = window.how_it_works.tabs
+    assert [tabs.tabText(i) for i in range(tabs.count())] == [
+        "Convolution", "ReLU", "Pooling", "Softmax", "Cross-entropy", "Backpropagation",
+        "Grad-CAM"]
+    window.how_it_works.close()
+    window.show_about()
+    text = window.about_box.text()
+    assert all(name in text for name in ("Yann LeCun", "Corinna Cortes",
+                                         "Christopher J. C. Burges", "pyqtgraph"))
+    window.about_box.close()
+
+
+def test_the_tour_shows_once_and_never_in_tests_unless_asked(window, qtbot):
+    assert window.tour is None
+    first = new_window(qtbot, show_tour=True)
+    assert first.tour is not None and first.tour.isVisible()
+    first.tour.buttons["tour_done"].click()
+    assert not first.tour.isVisible()
+    assert new_window(qtbot, show_tour=True).tour is None
+
+
+def test_theme_follows_the_system_unless_chosen(window, qtbot):
+    from PySide6.QtCore import Qt
+
+    from gui.theme import wants_dark
+    dark, light = Qt.ColorScheme.Dark, Qt.ColorScheme.Light
+    assert wants_dark("system", dark) and not wants_dark("system", light)
+    assert wants_dark("dark", light) and not wants_dark("light", dark)
+    assert window.theme_choice == "system" and window.theme_actions["system"].isChecked()
+    window.theme_actions["light"].trigger()
+    assert "restart" in status(window)
+    window.close()
+    assert app_settings().value("view/theme") == "light"
