@@ -9,7 +9,7 @@ import time
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from cnn_core.download import MIRRORS, DownloadCancelled, download_mnist
+from cnn_core.download import DownloadCancelled, download_mnist
 from cnn_core.errors import UserError
 
 PROGRESS_INTERVAL = 0.1   # seconds between progress reports (<= 10 per second)
@@ -54,8 +54,9 @@ class MnistDownloader(QObject):
 
     Parameters
     ----------
-    mirrors : sequence of str
-        Base URLs to try (tests point this at an address that refuses).
+    mirrors : sequence of str, optional
+        Base URLs to try (tests point this at an address that refuses); default
+        :func:`cnn_core.download.configured_mirrors`.
 
     Signals
     -------
@@ -66,7 +67,7 @@ class MnistDownloader(QObject):
     progress = Signal(str, int, int)
     finished = Signal(bool, str)
 
-    def __init__(self, mirrors=MIRRORS, parent=None):
+    def __init__(self, mirrors=None, parent=None):
         super().__init__(parent)
         self.mirrors = mirrors
         self._thread = None

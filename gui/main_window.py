@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QApplication, QFileDialog, QMainWindow, QMessageB
                                QVBoxLayout, QWidget)
 
 from cnn_core import paths
-from cnn_core.download import MIRRORS, is_mnist_downloaded
+from cnn_core.download import is_mnist_downloaded
 from cnn_core.errors import ConfigError, ModelFileError
 from cnn_core.model_files import load_model, save_model
 from cnn_core.network import Network
@@ -66,12 +66,13 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
     network, description : Network and str, optional
         The model to open with; default the shipped model.
     mirrors : sequence of str, optional
-        Where to download MNIST from (tests point it at a closed port).
+        Where to download MNIST from (tests point it at a closed port); default the
+        public mirrors, or ``EXPLAINABLE_CNN_MNIST_MIRROR`` when set.
     show_tour : bool
         Show the first-run tour if it was never dismissed (the app does; tests do not).
     """
 
-    def __init__(self, network=None, description=None, mirrors=MIRRORS, show_tour=False):
+    def __init__(self, network=None, description=None, mirrors=None, show_tour=False):
         super().__init__()
         self.settings = settings_store.app_settings()
         configure_pyqtgraph(apply_theme(QApplication.instance(), self.theme_choice))
