@@ -33,17 +33,22 @@ class KernelGrids(QWidget):
         self.param_names = list(param_names)
         view = pg.GraphicsLayoutWidget()
         view.setToolTip(KERNEL_TIP)
-        self.images, self._titles = {}, {}
+        self.images, self._titles, self.colour_bars = {}, {}, {}
         colour_map = pg.colormap.get(KERNEL_COLOUR_MAP)
         for index, name in enumerate(self.conv_names):
-            title = view.addLabel(name, row=0, col=index, size="9pt")
-            box = view.addViewBox(row=1, col=index, lockAspect=True, enableMouse=False,
+            title = view.addLabel(name, row=0, col=2 * index, colspan=2, size="9pt")
+            box = view.addViewBox(row=1, col=2 * index, lockAspect=True, enableMouse=False,
                                   invertY=True)
             box.setBackgroundColor(KERNEL_BACKGROUND)
             image = pg.ImageItem(axisOrder="row-major")
             image.setColorMap(colour_map)
             box.addItem(image)
+            # Each layer has its own symmetric scale, so each gets its own colour bar.
+            bar = pg.ColorBarItem(values=(-1, 1), colorMap=colour_map, interactive=False,
+                                  width=8, rounding=0.01)
+            view.addItem(bar, row=1, col=2 * index + 1)
             self.images[name], self._titles[name] = image, title
+            self.colour_bars[name] = bar
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(view, 3)
@@ -75,6 +80,7 @@ class KernelGrids(QWidget):
             resized = image.image is None or image.image.shape != mosaic.T.shape
             # Transposed so the output channels run across: the grids fit a wide window.
             image.setImage(mosaic.T, autoLevels=False, levels=(-limit, limit))
+            self.colour_bars[name].setLevels((-limit, limit))
             self._titles[name].setText(f"{name}  ±{limit:.2f}", size="9pt")
             if resized:
                 image.getViewBox().autoRange(padding=0.02)

@@ -2,6 +2,7 @@
 import time
 
 import numpy as np
+import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from cnn_core import paths
@@ -29,6 +30,8 @@ def test_kernel_grids_show_every_conv_layer_with_symmetric_levels(window):
         assert image.image is not None, name
         low, high = image.getLevels()
         assert low == -high > -np.inf
+        bar_low, bar_high = window.train_page.kernels.colour_bars[name].levels()
+        assert (bar_low, bar_high) == pytest.approx((low, high)), name
 
 
 def test_bad_model_file_shows_a_message_and_keeps_the_model(window, qtbot, tmp_path):
