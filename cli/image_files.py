@@ -99,13 +99,21 @@ def load_digit(path):
         As :func:`load_image`, or :class:`EmptyImageError` for an image with
         no ink; every message names the file.
     """
-    image = load_image(path)
+    return digit_from_image(load_image(path), path)
+
+
+def digit_from_image(image, name):
+    """Preprocess a decoded ``image`` into the network's ``(28, 28)`` input.
+
+    The errors of :func:`cnn_core.preprocessing.preprocess`, with ``name``
+    (a file, "pasted image", ...) at the front of their message.
+    """
     try:
         return preprocess(image)
     except EmptyImageError:
-        raise EmptyImageError(f"{path}: the image is empty: no digit found in it") from None
+        raise EmptyImageError(f"{name}: the image is empty (blank): no digit found in it") from None
     except ImageError as error:
-        raise ImageError(f"{path}: {error}") from None
+        raise ImageError(f"{name}: {error}") from None
 
 
 @contextlib.contextmanager

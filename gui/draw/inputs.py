@@ -8,24 +8,14 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtGui import QImage
 
-from cli.image_files import load_image, load_image_bytes
+from cli.image_files import digit_from_image, load_image, load_image_bytes
 from cnn_core.data import load_sample
-from cnn_core.errors import EmptyImageError, ImageError
-from cnn_core.preprocessing import preprocess
-
-
-def _digit(image, name):
-    try:
-        return preprocess(image)
-    except EmptyImageError:
-        raise EmptyImageError(f"{name}: no digit found in the image (it is blank)") from None
-    except ImageError as exc:
-        raise ImageError(f"{name}: {exc}") from None
+from cnn_core.errors import ImageError
 
 
 def digit_from_file(path):
     """Read an image file and preprocess it: ``(28, 28)`` float32 ink in [0, 1]."""
-    return _digit(load_image(path), Path(path).name)
+    return digit_from_image(load_image(path), Path(path).name)
 
 
 def qimage_to_array(image):
@@ -51,10 +41,10 @@ def digit_from_mime(mime, what):
     if files:
         return digit_from_file(files[0])
     if mime.hasImage():
-        return _digit(qimage_to_array(mime.imageData()), what)
+        return digit_from_image(qimage_to_array(mime.imageData()), what)
     for kind in mime.formats():
         if kind.startswith("image/"):
-            return _digit(load_image_bytes(bytes(mime.data(kind)), what), what)
+            return digit_from_image(load_image_bytes(bytes(mime.data(kind)), what), what)
     raise ImageError(f"{what}: not an image (no picture or image file in it)")
 
 
