@@ -28,3 +28,17 @@ def test_maxpool_sends_tied_gradient_to_the_first_maximum_only():
     pool.forward(x)
     grad = pool.backward(np.ones((1, 1, 1, 1)))
     assert grad.sum() == 1 and grad[0, 0, 0, 0] == 1
+
+
+def test_maxpool_backward_matches_a_plain_loop_on_many_ties():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 3, (2, 3, 6, 6)).astype(np.float64)     # small integers: ties galore
+    grad = rng.standard_normal((2, 3, 3, 3))
+    pool = MaxPool2D("pool")
+    pool.forward(x)
+    expected = np.zeros_like(x)
+    for c, n, i, j in np.ndindex(grad.shape):
+        window = x[c, n, 2 * i:2 * i + 2, 2 * j:2 * j + 2]
+        di, dj = divmod(int(np.argmax(window)), 2)               # first maximum, row-major
+        expected[c, n, 2 * i + di, 2 * j + dj] = grad[c, n, i, j]
+    np.testing.assert_array_equal(pool.backward(grad), expected)
