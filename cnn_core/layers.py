@@ -45,14 +45,6 @@ class Layer:
         """Shape of one sample's output for one sample's input (no batch axis)."""
         return input_shape
 
-    def fresh_copy(self):
-        """Return a layer with copies of the parameters and empty caches."""
-        twin = self.__class__(**{k: v for k, v in self.spec().items() if k != "type"})
-        for key, value in self.params.items():
-            twin.params[key] = value.copy()
-        twin.grads = {k: np.zeros_like(v) for k, v in twin.params.items()}
-        return twin
-
 
 class Conv2D(Layer):
     """3×3 convolution, stride 1, zero padding 1, as im2col + one GEMM.

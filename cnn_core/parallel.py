@@ -54,10 +54,9 @@ class DataParallel:
         self.close()
 
     def _map(self, function, pieces):
-        """``function(replica, piece)`` for each piece; the first runs on this thread."""
+        """``function(replica, piece)`` for up to ``workers`` pieces; the first runs here."""
         if self._pool is None or len(pieces) == 1:
-            return [function(self.replicas[0], pieces[0])] + \
-                   [function(self.replicas[0], p) for p in pieces[1:]]
+            return [function(self.replicas[0], piece) for piece in pieces]
         futures = [self._pool.submit(function, replica, piece)
                    for replica, piece in zip(self.replicas[1:], pieces[1:])]
         return [function(self.replicas[0], pieces[0])] + [f.result() for f in futures]
@@ -102,20 +101,13 @@ class DataParallel:
 
     def predict_logits(self, images, chunk=64):
         """Logits ``(N, 10)`` for any number of images, chunks spread over the threads."""
-        starts = range(0, len(images), chunk)
-        if len(starts) == 0:
+        pieces = [slice(s, s + chunk) for s in range(0, len(images), chunk)]
+        if not pieces:
             return self.network.predict_logits(images)
-        pieces = [slice(s, s + chunk) for s in starts]
         out = []
         for first in range(0, len(pieces), self.workers):
-            group = pieces[first:first + self.workers]
-            if self._pool is None:
-                out += [self.network.forward(images[p]).copy() for p in group]
-                continue
-            futures = [self._pool.submit(lambda r, p: r.forward(images[p]).copy(), replica, p)
-                       for replica, p in zip(self.replicas[1:], group[1:])]
-            out.append(self.network.forward(images[group[0]]).copy())
-            out += [f.result() for f in futures]
+            out += self._map(lambda replica, part: replica.forward(images[part]).copy(),
+                             pieces[first:first + self.workers])
         return np.concatenate(out)
 
     def dead_relu_fractions(self, pieces):
