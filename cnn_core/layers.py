@@ -11,6 +11,14 @@ copies of a network (one training, one explaining) never share a cache.
 import numpy as np
 
 
+def _store(target, value, accumulate):
+    """Write a parameter gradient into its buffer, or add it to what is there."""
+    if accumulate:
+        target += value
+    else:
+        target[...] = value
+
+
 class Layer:
     """Base class: a named step with optional parameters and gradients.
 
@@ -33,17 +41,75 @@ class Layer:
     def forward(self, x):
         raise NotImplementedError
 
-    def backward(self, grad, need_input_grad=True, param_grads=True):
+    def backward(self, grad, need_input_grad=True, param_grads=True, accumulate=False):
         """Gradient with respect to the input, for ``grad`` with respect to the output.
 
-        With ``param_grads`` (training) the layer also fills ``self.grads``;
-        explanations switch it off, as they only need input gradients.
+        With ``param_grads`` (training) the layer also fills ``self.grads``, or
+        adds to them with ``accumulate`` (a batch run in chunks); explanations
+        switch it off, as they only need input gradients.
         """
         raise NotImplementedError
 
     def output_shape(self, input_shape):
         """Shape of one sample's output for one sample's input (no batch axis)."""
         return input_shape
+
+
+# The nine taps of a 3×3 kernel, (dy, dx), in the order of the weight's last two axes.
+_TAPS = tuple((dy, dx) for dy in range(3) for dx in range(3))
+
+
+def _clear_padding(tap, dy, dx):
+    """Zero the entries of one tap whose pixel lies in the zero padding.
+
+    ``tap : (C, N, H, W)``: what tap ``(dy, dx)`` sees at each output pixel.
+    In the first row the taps with ``dy == 0`` look above the image, and so on.
+    """
+    if dy != 1:
+        tap[:, :, 0 if dy == 0 else -1, :] = 0
+    if dx != 1:
+        tap[:, :, :, 0 if dx == 0 else -1] = 0
+
+
+def _tap_ranges(H, W, size):
+    """For each tap: ``(k, dy, dx, s, lo, hi)`` where the tap sees, at flat output
+    index ``q`` in ``[lo, hi)`` of a ``(N, H, W)`` block of ``size`` pixels, the
+    input pixel ``q + s`` (wrong only where :func:`_clear_padding` zeroes it)."""
+    for k, (dy, dx) in enumerate(_TAPS):
+        s = (dy - 1) * W + (dx - 1)
+        lo = max(0, -s)
+        yield k, dy, dx, s, lo, max(lo, size - max(0, s))   # empty for tiny images
+
+
+def im2col(x, cols):
+    """Fill ``cols (C, 9, N*H*W)`` with what each tap sees of ``x (C, N, H, W)``.
+
+    Seen flat, a tap's view of the image is the image shifted by a constant
+    offset, so each tap is one contiguous copy per channel; the pixels that
+    the shift wraps round a row or image edge are the padding, set to zero.
+    """
+    C, N, H, W = x.shape
+    size = N * H * W
+    flat = x.reshape(C, size)
+    for k, dy, dx, s, lo, hi in _tap_ranges(H, W, size):
+        cols[:, k, lo:hi] = flat[:, lo + s:hi + s]
+        _clear_padding(cols[:, k].reshape(C, N, H, W), dy, dx)
+
+
+def col2im(dcols, shape):
+    """The adjoint of :func:`im2col`: add each tap's gradient back onto the pixel it saw.
+
+    ``dcols : (C, 9, N*H*W)`` (its padding entries are zeroed in place);
+    returns ``(C, N, H, W)``.  The taps are added in order, one contiguous
+    shifted add each.
+    """
+    C, N, H, W = shape
+    size = N * H * W
+    grad = np.zeros((C, size), dcols.dtype)
+    for k, dy, dx, s, lo, hi in _tap_ranges(H, W, size):
+        _clear_padding(dcols[:, k].reshape(C, N, H, W), dy, dx)
+        grad[:, lo + s:hi + s] += dcols[:, k, lo:hi]
+    return grad.reshape(shape)
 
 
 class Conv2D(Layer):
@@ -63,9 +129,9 @@ class Conv2D(Layer):
         self.params = {"weight": np.zeros(shape, np.float32),
                        "bias": np.zeros(out_channels, np.float32)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self._padded = None     # (C, N, H+2, W+2) input with a zero border, reused
-        self._cols = None       # (C, 3, 3, N, H, W) the nine shifted copies, reused
-        self._grad_padded = None
+        self._cols = None       # (C, 9, N*H*W) what the nine taps see, reused
+        self._cols_storage = None
+        self._input_shape = None
 
     def spec(self):
         return {"type": self.kind, "name": self.name,
@@ -81,56 +147,41 @@ class Conv2D(Layer):
         self.params["weight"][...] = w
         self.params["bias"][...] = 0
 
-    def _buffer(self, attr, shape, dtype):
-        """A zeroed-once work array of ``shape``, carved from storage that only grows.
+    def _cols_buffer(self, shape, dtype):
+        """The im2col work array, carved from storage that only grows.
 
         Reusing memory across batches avoids page-faulting fresh pages every step,
         and a smaller batch (the last of an epoch, one image to explain) reuses
         the storage of a larger one instead of allocating again.
         """
-        buf = getattr(self, attr)
-        if buf is not None and buf.shape == shape and buf.dtype == dtype:
-            return buf
         size = int(np.prod(shape))
-        storage = getattr(self, attr + "_storage", None)
+        storage = self._cols_storage
         if storage is None or storage.size < size or storage.dtype != dtype:
-            storage = np.zeros(size, dtype)
-            setattr(self, attr + "_storage", storage)
-        buf = storage[:size].reshape(shape)
-        buf[...] = 0          # the padded input relies on a zero border
-        setattr(self, attr, buf)
-        return buf
+            storage = self._cols_storage = np.empty(size, dtype)
+        return storage[:size].reshape(shape)
 
     def forward(self, x):
-        C, N, H, W = x.shape
-        padded = self._buffer("_padded", (C, N, H + 2, W + 2), x.dtype)
-        padded[:, :, 1:-1, 1:-1] = x          # the border stays zero from allocation
-        cols = self._buffer("_cols", (C, 3, 3, N, H, W), x.dtype)
-        for dy in range(3):
-            for dx in range(3):
-                cols[:, dy, dx] = padded[:, :, dy:dy + H, dx:dx + W]
+        x = np.ascontiguousarray(x)
+        C, N, H, W = self._input_shape = x.shape
+        cols = self._cols = self._cols_buffer((C, 9, N * H * W), x.dtype)
+        im2col(x, cols)
         w = self.params["weight"].reshape(self.out_channels, C * 9)
         out = w @ cols.reshape(C * 9, N * H * W)
         out += self.params["bias"][:, None]
         return out.reshape(self.out_channels, N, H, W)
 
-    def backward(self, grad, need_input_grad=True, param_grads=True):
+    def backward(self, grad, need_input_grad=True, param_grads=True, accumulate=False):
         F = self.out_channels
-        C, _, _, N, H, W = self._cols.shape
+        C, N, H, W = self._input_shape
         g = grad.reshape(F, N * H * W)
         if param_grads:
             cols = self._cols.reshape(C * 9, N * H * W)
-            np.matmul(g, cols.T, out=self.grads["weight"].reshape(F, C * 9))
-            np.sum(g, axis=1, out=self.grads["bias"])
+            _store(self.grads["weight"].reshape(F, C * 9), np.matmul(g, cols.T), accumulate)
+            _store(self.grads["bias"], g.sum(axis=1), accumulate)
         if not need_input_grad:
             return None
-        dcols = (self.params["weight"].reshape(F, C * 9).T @ g).reshape(C, 3, 3, N, H, W)
-        dpad = self._buffer("_grad_padded", (C, N, H + 2, W + 2), grad.dtype)
-        dpad[...] = 0
-        for dy in range(3):
-            for dx in range(3):
-                dpad[:, :, dy:dy + H, dx:dx + W] += dcols[:, dy, dx]
-        return dpad[:, :, 1:-1, 1:-1]
+        dcols = (self.params["weight"].reshape(F, C * 9).T @ g).reshape(C, 9, N * H * W)
+        return col2im(dcols, self._input_shape)
 
 
 class ReLU(Layer):
@@ -142,7 +193,7 @@ class ReLU(Layer):
         self._active = x > 0
         return np.maximum(x, 0)
 
-    def backward(self, grad, need_input_grad=True, param_grads=True):
+    def backward(self, grad, need_input_grad=True, param_grads=True, accumulate=False):
         return grad * self._active
 
 
@@ -167,7 +218,7 @@ class MaxPool2D(Layer):
         self._out = np.maximum(np.maximum(a, b), np.maximum(c, d))
         return self._out
 
-    def backward(self, grad, need_input_grad=True, param_grads=True):
+    def backward(self, grad, need_input_grad=True, param_grads=True, accumulate=False):
         x, out = self._x, self._out
         grad_x = np.empty_like(x)
         unclaimed = np.ones(out.shape, bool)
@@ -193,7 +244,7 @@ class Flatten(Layer):
         C, N, H, W = x.shape
         return x.transpose(1, 0, 2, 3).reshape(N, C * H * W)
 
-    def backward(self, grad, need_input_grad=True, param_grads=True):
+    def backward(self, grad, need_input_grad=True, param_grads=True, accumulate=False):
         C, N, H, W = self._shape
         return grad.reshape(N, C, H, W).transpose(1, 0, 2, 3)
 
@@ -228,10 +279,10 @@ class Dense(Layer):
         self._x = x
         return x @ self.params["weight"].T + self.params["bias"]
 
-    def backward(self, grad, need_input_grad=True, param_grads=True):
+    def backward(self, grad, need_input_grad=True, param_grads=True, accumulate=False):
         if param_grads:
-            np.matmul(grad.T, self._x, out=self.grads["weight"])
-            np.sum(grad, axis=0, out=self.grads["bias"])
+            _store(self.grads["weight"], grad.T @ self._x, accumulate)
+            _store(self.grads["bias"], grad.sum(axis=0), accumulate)
         if not need_input_grad:
             return None
         return grad @ self.params["weight"]

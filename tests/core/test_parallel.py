@@ -1,0 +1,82 @@
+"""Data parallelism: a batch split over threads and chunks gives the one-pass gradient."""
+import numpy as np
+import pytest
+
+from cnn_core.losses import cross_entropy
+from cnn_core.network import CHUNK, Network
+from cnn_core.parallel import DataParallel
+
+
+def one_pass(network, images, labels):
+    """Loss, logits and gradients of the whole batch in a single forward/backward."""
+    logits = network.forward(images)
+    loss, grad = cross_entropy(logits, labels)
+    network.backward(grad)
+    return loss, logits.copy(), {name: g.copy() for name, g in network.named_grads()}
+
+
+@pytest.fixture
+def batch():
+    rng = np.random.default_rng(3)
+    images = rng.random((2 * CHUNK + 5, 1, 28, 28), np.float32)   # chunks of 16, 16 and 5
+    return images, rng.integers(0, 10, len(images))
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_train_step_matches_one_pass_for_any_split(batch, workers):
+    images, labels = batch
+    network = Network(seed=1)
+    loss, logits, grads = one_pass(network.copy(), images, labels)
+    with DataParallel(network, workers) as parallel:
+        got_loss, got_logits = parallel.train_step(images, labels)
+        got_loss, got_logits = parallel.train_step(images, labels)   # no stale sums
+    assert got_loss == pytest.approx(loss, rel=1e-5)
+    np.testing.assert_allclose(got_logits, logits, rtol=1e-5, atol=1e-5)
+    for name, grad in network.named_grads():
+        np.testing.assert_allclose(grad, grads[name], rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+def test_repeated_steps_are_bit_identical(batch):
+    images, labels = batch
+    results = []
+    for _ in range(2):
+        network = Network(seed=1)
+        with DataParallel(network, 2) as parallel:
+            parallel.train_step(images, labels)
+        results.append(np.concatenate([g.ravel() for _, g in network.named_grads()]))
+    assert np.array_equal(*results)
+
+
+def test_dead_relu_fractions_cover_every_chunk(batch):
+    images, labels = batch
+    network = Network(seed=1)
+    network.forward(images)
+    expected = {relu.name: 1.0 - relu._active.any(axis=1 if relu._active.ndim == 4 else 0).mean()
+                for relu in network.relu_layers()}
+    with DataParallel(network.copy(), 2) as parallel:
+        parallel.train_step(images, labels)
+        got = parallel.dead_relu_fractions()
+    assert got.keys() == expected.keys()
+    for name, fraction in expected.items():
+        assert got[name] == pytest.approx(fraction), name
+
+
+def test_backward_accumulate_adds_to_the_gradients(batch):
+    images, labels = batch
+    network = Network(seed=1)
+    _, _, whole = one_pass(network.copy(), images, labels)
+    for part, accumulate in ((slice(0, 20), False), (slice(20, len(labels)), True)):
+        _, grad = cross_entropy(network.forward(images[part]), labels[part])
+        grad *= (part.stop - part.start) / len(labels)
+        network.backward(grad, accumulate=accumulate)
+    for name, grad in network.named_grads():
+        np.testing.assert_allclose(grad, whole[name], rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+def test_predict_logits_matches_one_pass(batch):
+    images, _ = batch
+    network = Network(seed=1)
+    expected = network.forward(images).copy()
+    with DataParallel(network, 2) as parallel:
+        np.testing.assert_allclose(parallel.predict_logits(images), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(network.predict_logits(images), expected, rtol=1e-5, atol=1e-6)
