@@ -229,13 +229,14 @@ class ReLU(Layer):
 class MaxPool2D(Layer):
     """2×2 max-pooling with stride 2 on ``(C, N, H, W)``, H and W even.
 
-    The forward pass is the maximum of the four phases; the backward pass sends
-    each gradient to the first maximal phase in row-major order (PyTorch's
-    choice), which matters on flat backgrounds where all four values tie.
+    The maximum is taken in two steps, across each pair of columns and then
+    across each pair of rows, so the second step reads whole rows.  The
+    backward pass sends each gradient to the first maximal input in
+    row-major order (PyTorch's choice), which matters on flat backgrounds
+    where all four values tie: ``>=`` keeps the left column and the top row.
     """
 
     kind = "maxpool"
-    _PHASES = ((0, 0), (0, 1), (1, 0), (1, 1))
 
     def output_shape(self, input_shape):
         c, h, w = input_shape
@@ -243,20 +244,19 @@ class MaxPool2D(Layer):
 
     def forward(self, x):
         self._x = x
-        a, b, c, d = (x[:, :, i::2, j::2] for i, j in self._PHASES)
-        self._out = np.maximum(np.maximum(a, b), np.maximum(c, d))
-        return self._out
+        self._pairs = np.maximum(x[..., 0::2], x[..., 1::2])    # (C, N, H, W/2)
+        return np.maximum(self._pairs[:, :, 0::2], self._pairs[:, :, 1::2])
 
     def backward(self, grad, need_input_grad=True, param_grads=True, accumulate=False):
-        x, out = self._x, self._out
-        grad_x = np.empty_like(x)
-        unclaimed = np.ones(out.shape, bool)
-        for i, j in self._PHASES[:-1]:
-            hit = (x[:, :, i::2, j::2] == out) & unclaimed
-            np.multiply(grad, hit, out=grad_x[:, :, i::2, j::2])
-            unclaimed &= ~hit
-        # Whatever no earlier phase claimed is the last phase's: no comparison needed.
-        np.multiply(grad, unclaimed, out=grad_x[:, :, 1::2, 1::2])
+        x, pairs = self._x, self._pairs
+        top_wins = pairs[:, :, 0::2] >= pairs[:, :, 1::2]
+        grad_pairs = np.empty(pairs.shape, grad.dtype)
+        np.multiply(grad, top_wins, out=grad_pairs[:, :, 0::2])
+        np.multiply(grad, ~top_wins, out=grad_pairs[:, :, 1::2])
+        left_wins = x[..., 0::2] >= x[..., 1::2]
+        grad_x = np.empty(x.shape, grad.dtype)
+        np.multiply(grad_pairs, left_wins, out=grad_x[..., 0::2])
+        np.multiply(grad_pairs, ~left_wins, out=grad_x[..., 1::2])
         return grad_x
 
 
