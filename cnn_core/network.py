@@ -173,7 +173,7 @@ class Network:
         return x
 
     def backward(self, grad_logits, need_input_grad=False, record=False, param_grads=True,
-                 start=None, accumulate=False):
+                 start=None, accumulate=False, until=None):
         """Back-propagate a gradient, filling every layer's ``grads``.
 
         Parameters
@@ -195,6 +195,10 @@ class Network:
         accumulate : bool
             Add the parameter gradients to those already there (a batch run
             in chunks) instead of overwriting them.
+        until : int or None
+            Stop at this layer: once its output gradient is known (and
+            recorded), go no further down; returns None.  A Grad-CAM of the
+            last conv layer needs only the top few layers.
         """
         grad = grad_logits
         self.output_grads = {} if record else None
@@ -203,6 +207,8 @@ class Network:
             layer = self.layers[index]
             if record:
                 self.output_grads[layer.name] = grad
+            if index == until:
+                return None
             grad = layer.backward(grad, need_input_grad=need_input_grad or index > 0,
                                   param_grads=param_grads, accumulate=accumulate)
         if not need_input_grad:

@@ -9,7 +9,7 @@ pass (more for one image, where fc1's weight gradient is an outer product of
 """
 
 
-def backward(network, grad, start=None, need_input_grad=True, record=False):
+def backward(network, grad, start=None, need_input_grad=True, record=False, until=None):
     """Back-propagate ``grad`` from layer ``start`` down to the input.
 
     Must follow a forward pass that reached layer ``start`` (the network's
@@ -29,6 +29,8 @@ def backward(network, grad, start=None, need_input_grad=True, record=False):
     record : bool
         Also return each layer's output gradient, as ``Network.backward``
         with ``record=True`` puts in ``output_grads`` (same layouts).
+    until : int or None
+        Go down only to the output of this layer (see ``Network.backward``).
 
     Returns
     -------
@@ -38,5 +40,5 @@ def backward(network, grad, start=None, need_input_grad=True, record=False):
         Valid until the network's next pass (layers reuse buffers).
     """
     input_grad = network.backward(grad, need_input_grad=need_input_grad, record=record,
-                                  param_grads=False, start=start)
+                                  param_grads=False, start=start, until=until)
     return input_grad, network.output_grads

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .backprop import backward
-from .passes import as_batch, feature_layer, normalise, resolve_targets, score_seed, upsample
+from .passes import (as_batch, feature_layer, layer_index, normalise, resolve_targets, score_seed,
+                     upsample)
 
 _EPS = 1e-7
 
@@ -36,7 +37,7 @@ class RecordedPass:
     gradients: dict
 
 
-def record_pass(network, images, target=None, contrast=None):
+def record_pass(network, images, target=None, contrast=None, until=None):
     """Forward and backward ``images`` once, recording every layer.
 
     Parameters
@@ -46,12 +47,15 @@ def record_pass(network, images, target=None, contrast=None):
     images : array_like, (N, 1, 28, 28) or (28, 28)
     target, contrast : int, sequence or None
         See :func:`~cnn_core.explain.passes.resolve_targets`.
+    until : int or None
+        Index of the lowest layer whose output gradient is needed; the
+        backward pass stops there (default: it goes down to the input).
     """
     batch = as_batch(images, network.dtype)
     logits = network.forward(batch, record=True).copy()
     targets, contrasts = resolve_targets(logits, target, contrast)
     _, gradients = backward(network, score_seed(targets, contrasts, network.dtype),
-                            need_input_grad=False, record=True)
+                            need_input_grad=False, record=True, until=until)
     return RecordedPass(logits, targets, contrasts, network.outputs, gradients)
 
 
@@ -109,8 +113,9 @@ class CAM:
     def __call__(self, network, images, layer=None, target=None, contrast=None):
         """Maps at one layer (default: the last conv layer); returns ``(CamMaps, RecordedPass)``."""
         layer = network.conv_layer_names()[-1] if layer is None else layer
-        feature_layer(network, layer)           # reject a bad layer before the pass
-        recorded = record_pass(network, images, target, contrast)
+        source = feature_layer(network, layer)  # rejects a bad layer before the pass
+        recorded = record_pass(network, images, target, contrast,
+                               until=layer_index(network, source))
         return self._maps(network, recorded, layer), recorded
 
     def _maps(self, network, recorded, layer):
