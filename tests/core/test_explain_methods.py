@@ -5,8 +5,8 @@ import pytest
 
 from cnn_core import paths
 from cnn_core.errors import ConfigError, ImageError
-from cnn_core.explain import (CAM_METHODS, METHODS, Explainer, explain, occlusion, saliency,
-                              smooth_grad)
+from cnn_core.explain import (CAM_METHODS, METHODS, Explainer, explain, occlusion, record_pass,
+                              saliency, smooth_grad)
 from cnn_core.explain.backprop import backward
 from cnn_core.explain.passes import upsample
 from cnn_core.model_files import load_model
@@ -249,3 +249,18 @@ def test_a_wrong_image_shape_is_an_image_error(shipped):
         explain(shipped, np.zeros((20, 20)))
     with pytest.raises(ImageError):
         explain(shipped, np.full((28, 28), np.nan))
+
+
+@pytest.mark.parametrize("method", sorted(CAM_METHODS))
+def test_one_layer_cam_stops_early_but_matches_the_full_pass(method):
+    """A CAM of one layer back-propagates only down to it, and gives the maps of a full pass."""
+    network = load_model(paths.SHIPPED_MODEL)[0]
+    images = np.random.default_rng(4).random((3, 1, 28, 28)).astype(np.float32)
+    cam = CAM_METHODS[method]
+    full = cam.from_pass(network, record_pass(network, images))
+    for layer in network.conv_layer_names():
+        maps, recorded = cam(network, images, layer)
+        np.testing.assert_allclose(maps.heatmap, full[layer].heatmap, rtol=1e-5, atol=1e-6)
+        convs = network.conv_layer_names()
+        lower = convs[:convs.index(layer)]
+        assert not any(name in recorded.gradients for name in lower), "went further down"
