@@ -7,15 +7,20 @@ A file holds one array per parameter (``conv1.weight (8, 1, 3, 3)``, ...,
 architecture, training settings and history, accuracy, date).
 
 Saving is atomic: the file is written beside the target and renamed over it, so
-an interrupted save leaves the previous file intact.  Loading checks
-everything and raises :class:`ModelFileError` with one line on any fault.
+an interrupted save leaves the previous file intact.  A save killed outright
+leaves its hidden temporary file behind; the next save of the same file removes
+such files once they are old enough not to belong to a save still running.
+Loading checks everything and raises :class:`ModelFileError` with one line on
+any fault.
 """
 import datetime as _dt
 import json
 import lzma
 import os
+import re
 import stat
 import tempfile
+import time
 import tokenize
 import zipfile
 import zlib
@@ -28,6 +33,9 @@ from .network import Network
 
 FORMAT_VERSION = 1
 METADATA_KEY = "metadata.json"
+#: A temporary file untouched this long belongs to a save that was killed, not
+#: to one in progress (a save writes continuously and takes well under a second).
+STALE_TEMP_SECONDS = 120
 
 # What np.load and zipfile raise on a damaged archive besides BadZipFile: a
 # garbled .npy header (ValueError, SyntaxError, TokenError), a compression
@@ -70,6 +78,24 @@ def save_model(path, network, metadata=None):
         if isinstance(exc, OSError):
             raise ModelFileError(f"cannot save {path}: {exc.strerror or exc}") from None
         raise
+    _remove_stale_temps(path)
+
+
+def _remove_stale_temps(path):
+    """Delete ``.NAME.XXXXXXXX.tmp`` files beside ``path`` left by killed saves of it."""
+    # mkstemp's random part has no dots, so another file's temporaries never match.
+    pattern = re.compile(re.escape(f".{path.name}.") + r"[^.]+\.tmp")
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    try:
+        candidates = [p for p in path.parent.iterdir() if pattern.fullmatch(p.name)]
+    except OSError:
+        return                  # the save itself succeeded; tidying up is a courtesy
+    for candidate in candidates:
+        try:
+            if candidate.stat().st_mtime < cutoff:
+                candidate.unlink()
+        except OSError:
+            pass                # gone already (another save tidied it) or not ours to delete
 
 
 def _read_arrays(path):

@@ -19,6 +19,7 @@ from .errors import ConfigError
 from .losses import cross_entropy
 from .optimizers import SCHEDULES, SGD
 from .parallel import DataParallel
+from .snapshots import SnapshotStore
 
 # A mean cross-entropy this large means the logits have blown up (chance is 2.3).
 EXPLODED_LOSS = 1e3
@@ -125,13 +126,6 @@ def evaluate_loss_accuracy(model, images, labels):
     return loss, float((logits.argmax(axis=1) == labels).mean())
 
 
-def _read_only(state):
-    """Mark a snapshot's arrays read-only, so other threads may share them without copying."""
-    for value in state.values():
-        value.setflags(write=False)
-    return state
-
-
 def layer_grad_norms(network):
     """Euclidean norm of each parametrised layer's gradients (weight and bias together)."""
     return {layer.name: math.sqrt(sum(float(np.vdot(g, g)) for g in layer.grads.values()))
@@ -171,7 +165,9 @@ class Trainer:
         self._augment_rng = np.random.default_rng([self.config.seed, 2])
         self._last_good = network.state_dict()
         self.history = []                       # EpochRecord per finished epoch
-        self.snapshots = {0: _read_only(network.state_dict())}
+        # Epoch -> read-only state_dict; the store spills older epochs to disk.
+        self.snapshots = SnapshotStore()
+        self.snapshots[0] = network.state_dict()
         self.epoch = 0                          # finished epochs
         self.batch = 0                          # finished batches in the current epoch
         self._order = None
@@ -287,7 +283,7 @@ class Trainer:
         record = EpochRecord(self.epoch, loss_sum / n, correct / n, val_loss, val_acc,
                              seconds, self.learning_rate(self.step_count - 1))
         self.history.append(record)
-        self.snapshots[self.epoch] = _read_only(self.network.state_dict())
+        self.snapshots[self.epoch] = self.network.state_dict()
         self.batch, self._order, self._epoch_sums = 0, None, [0.0, 0.0, 0.0]
         return record
 
@@ -299,7 +295,7 @@ class Trainer:
         if epoch not in self.snapshots:
             raise ConfigError(f"there is no snapshot of epoch {epoch}")
         self.network.load_state_dict(self.snapshots[epoch])
-        self.snapshots = {e: s for e, s in self.snapshots.items() if e <= epoch}
+        self.snapshots.truncate(epoch)
         self.history = [r for r in self.history if r.epoch <= epoch]
         self.epoch, self.batch, self._order = epoch, 0, None
         self._epoch_sums = [0.0, 0.0, 0.0]

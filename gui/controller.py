@@ -1,9 +1,10 @@
 """The training controller: the GUI thread's side of the training worker.
 
 It owns the worker thread, the current :class:`TrainingControl`, the
-session's settings and the GUI's own copies of the epoch snapshots (for the
-timeline).  Panels never call it or the worker: the main window connects
-the buttons to its methods and its signals to the panels' slots.
+session's settings and the GUI's own store of the epoch snapshots (for the
+timeline, the kernels GIF and the pinned drawing; older epochs wait on disk).
+Panels never call it or the worker: the main window connects the buttons to
+its methods and its signals to the panels' slots.
 """
 import dataclasses
 import logging
@@ -13,6 +14,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from cnn_core.control import TrainingControl
 from cnn_core.network import Network
+from cnn_core.snapshots import SnapshotStore
 from cnn_core.trainer import TrainConfig
 
 from .records import kernel_frame
@@ -70,6 +72,8 @@ class TrainingController(QObject):
         self.worker_waiting = False
         self.config = TrainConfig()
         self._extra_training = None
+        # One store for the controller's life; the draw place reads the same one.
+        self.snapshots = SnapshotStore()
         self._thread = QThread()
         self._thread.setObjectName("training")
         self._worker = TrainingWorker(network.copy())
@@ -183,10 +187,11 @@ class TrainingController(QObject):
             self.model_changed.emit(*self._live_model)
         else:
             self._viewed = epoch
+            state = self.snapshots[epoch]   # read once: an older epoch comes from disk
             network = Network(self._live_model[0].architecture)
-            network.load_state_dict(self.snapshots[epoch])
+            network.load_state_dict(state)
             self._viewed_model = (network, f"epoch {epoch} (timeline)")
-            self.kernels_changed.emit(kernel_frame(self.snapshots[epoch], self.snapshots[0],
+            self.kernels_changed.emit(kernel_frame(state, self.snapshots[0],
                                                    network.conv_layer_names()))
             self.model_changed.emit(*self._viewed_model)
         self.timeline_changed.emit(self._timeline_position(), self.latest_epoch)
@@ -244,7 +249,8 @@ class TrainingController(QObject):
             self._set_state("paused")
 
     def _begin_session(self, network, description):
-        self.snapshots = {0: network.state_dict()}
+        self.snapshots.clear()          # the epochs of the session that ends here
+        self.snapshots[0] = network.state_dict()
         self.history = []
         self._viewed = None
         self._viewed_model = None
@@ -299,7 +305,7 @@ class TrainingController(QObject):
         self.worker_waiting = True
 
     def _on_rewound(self, epoch):
-        self.snapshots = {e: s for e, s in self.snapshots.items() if e <= epoch}
+        self.snapshots.truncate(epoch)
         self.history = [r for r in self.history if r.epoch <= epoch]
         self._viewed = None
         self._set_locked(epoch > 0)

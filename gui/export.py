@@ -42,8 +42,9 @@ def kernels_gif(snapshots, conv_names, path, scale=2):
 
     Parameters
     ----------
-    snapshots : dict of int to dict
-        ``{epoch: state_dict}``, as the training controller keeps them.
+    snapshots : mapping of int to dict
+        ``{epoch: state_dict}``, as the training controller keeps them (older
+        epochs are read from disk one at a time).
     conv_names : list of str
     """
     table = lookup_table(KERNEL_COLOUR_MAP)

@@ -182,7 +182,7 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
             c.model_changed.connect(slot)
         draw, evaluate = self.draw_place, self.evaluate_place
         draw_c = draw.controller
-        c.session_started.connect(lambda _: draw_c.start_session(c.snapshots[0]))
+        c.session_started.connect(lambda _: draw_c.start_session(c.snapshots))
         c.session_started.connect(evaluate.start_session)
         c.epoch_finished.connect(draw_c.add_epoch)
         c.epoch_finished.connect(evaluate.evaluate_epoch)

@@ -127,15 +127,15 @@ class DrawController(QObject):
         self._show_learning()
 
     @Slot(object)
-    def start_session(self, state):
-        """A new session began from ``state`` (epoch 0)."""
-        self.pinned.start_session(state)
+    def start_session(self, snapshots):
+        """A new session began; ``snapshots`` is its epoch -> ``state_dict`` store."""
+        self.pinned.start_session(snapshots)
         self._show_learning()
 
     @Slot(object)
     def add_epoch(self, summary):
         """An epoch finished (a :class:`gui.records.EpochSummary`)."""
-        self.pinned.add_epoch(summary.record.epoch, summary.state)
+        self.pinned.add_epoch(summary.record.epoch)
         self._show_learning()
 
     @Slot(int)

@@ -1,8 +1,9 @@
 """A pinned drawing's Grad-CAM and answer at every epoch of the session (no Qt).
 
-The weights of every finished epoch arrive as frozen ``state_dict`` copies;
-one explainer is loaded with each in turn (a millisecond apiece), and the
-frames already computed are kept, so a new epoch costs one analysis.
+The weights of every epoch are read from the training controller's snapshot
+store (shared, not copied: older epochs wait on disk); one explainer is loaded
+with each in turn (a millisecond apiece), and the frames already computed are
+kept, so a new epoch costs one analysis.
 """
 from cnn_core.explain import Explainer
 
@@ -13,7 +14,7 @@ class PinnedDrawing:
     def __init__(self):
         self.digit = None
         self.layer = None
-        self._states = {}           # epoch -> state_dict (read-only copies)
+        self._states = {}           # epoch -> state_dict: the controller's snapshot store
         self._frames = {}           # epoch -> (heatmap, predicted, probability)
         self._explainer = None
 
@@ -38,19 +39,21 @@ class PinnedDrawing:
         self.digit = None
         self._frames.clear()
 
-    def start_session(self, state):
-        """New weights (Reset, Open): forget the epochs; ``state`` is epoch 0."""
-        self._states = {0: state}
+    def start_session(self, snapshots):
+        """New weights (Reset, Open): ``snapshots`` maps epoch to ``state_dict``, from 0.
+
+        The owner adds and forgets epochs in it before calling :meth:`add_epoch`
+        and :meth:`truncate`.
+        """
+        self._states = snapshots
         self._frames.clear()
 
-    def add_epoch(self, epoch, state):
-        """The weights at the end of ``epoch`` (replacing any earlier run's)."""
-        self._states[epoch] = state
+    def add_epoch(self, epoch):
+        """``epoch`` finished (its weights replace any earlier run's)."""
         self._frames.pop(epoch, None)
 
     def truncate(self, epoch):
-        """Forget the epochs after ``epoch`` (the timeline rewound)."""
-        self._states = {e: s for e, s in self._states.items() if e <= epoch}
+        """Forget the frames after ``epoch`` (the timeline rewound)."""
         self._frames = {e: f for e, f in self._frames.items() if e <= epoch}
 
     def frames(self):

@@ -220,4 +220,25 @@ def test_kill_9_during_saves_always_leaves_a_complete_model(tmp_path):
                 assert np.array_equal(network.state_dict()[name], value), name
         save_model(path, network, {"generation": -1})      # a stray does not block a save
         assert load_model(path)[1]["generation"] == -1
+        assert leftovers(tmp_path, path) == strays          # nor is a fresh one removed
+        for stray in strays:                                # as if the kill was long ago
+            os.utime(tmp_path / stray, (0, 0))
+        save_model(path, network, {"generation": -2})
+        assert leftovers(tmp_path, path) == []
     assert replaced and killed_mid_write >= 2, (trials, replaced, killed_mid_write)
+
+
+def test_a_save_removes_only_stale_temporary_files_of_the_same_file(tmp_path):
+    path = tmp_path / "model.npz"
+    stale = [".model.npz.k1ll3d_x.tmp", ".model.npz.abcdefgh.tmp"]
+    still_writing = [".model.npz.wr1t1ng_.tmp"]     # a concurrent save of the same file
+    not_ours = [".model.npz.v2.abcdefgh.tmp",       # a temporary of model.npz.v2
+                ".other.npz.abcdefgh.tmp", "model.npz.abcdefgh.tmp", ".model.npz.notes"]
+    an_hour_ago = time.time() - 3600
+    for name in stale + still_writing + not_ours:
+        (tmp_path / name).write_bytes(b"half a model")
+        if name not in still_writing:
+            os.utime(tmp_path / name, (an_hour_ago, an_hour_ago))
+    save_model(path, Network(seed=1))
+    assert leftovers(tmp_path, path) == sorted(still_writing + not_ours)
+    assert load_model(path)[0].num_params() == Network(seed=1).num_params()

@@ -111,6 +111,18 @@ def test_snapshots_and_rewind(small_data):
     assert np.array_equal(trainer.network.state_dict()["fc1.weight"], trainer.snapshots[1]["fc1.weight"])
 
 
+def test_rewind_to_an_epoch_kept_on_disk_restores_its_exact_weights(small_data):
+    trainer = make_trainer(small_data, epochs=4)
+    at_end = {}
+    trainer.run(on_epoch=lambda r: at_end.setdefault(r.epoch, trainer.network.state_dict()))
+    assert trainer.snapshots.in_memory == [0, 3, 4] and trainer.snapshots.on_disk == [1, 2]
+    trainer.rewind_to(1)
+    assert list(trainer.snapshots) == [0, 1] and trainer.epoch == 1
+    for name, value in at_end[1].items():
+        assert trainer.network.state_dict()[name].tobytes() == value.tobytes(), name
+    assert trainer.run().status == "finished" and list(trainer.snapshots) == [0, 1, 2, 3, 4]
+
+
 def test_divergence_stops_and_restores_finite_weights(small_data):
     trainer = make_trainer(small_data, lr=50.0, schedule="constant", momentum=0.9)
     result = trainer.run()

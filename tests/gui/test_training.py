@@ -1,4 +1,7 @@
 """Training from the Train place: start, pause, step, stop, timeline."""
+import gc
+import weakref
+
 import numpy as np
 
 from .conftest import (WAIT_MS, batch_points, conv1_weight, epoch_points, press, trainer_of,
@@ -146,3 +149,42 @@ def test_start_after_the_last_epoch_says_how_to_go_on(window, qtbot):
     press(window, "start")
     assert window.controller.state == "idle"
     assert "raise epochs" in window.train_page.settings.error.text().lower()
+
+
+def test_older_epochs_leave_memory_yet_timeline_pin_gif_and_rewind_have_them(window, qtbot,
+                                                                            tmp_path):
+    from PIL import Image
+
+    from .conftest import set_fields
+    from .test_draw import draw_seven, open_draw_place, wait_analysed
+    set_fields(window, epochs=4)
+    at_end, alive = {}, {}
+
+    def remember(summary):
+        at_end[summary.record.epoch] = {k: v.copy() for k, v in summary.state.items()}
+        alive[summary.record.epoch] = weakref.ref(summary.state["fc1.weight"])
+    window.controller.epoch_finished.connect(remember)
+    press(window, "start")
+    wait_idle(qtbot, window)
+    store = window.controller.snapshots
+    assert store.in_memory == [0, 3, 4] and store.on_disk == [1, 2]
+    gc.collect()
+    assert [epoch for epoch, ref in alive.items() if ref() is not None] == [3, 4]
+
+    window.train_page.timeline.slider.setValue(1)
+    shown = window.controller.current_model()[0].state_dict()
+    assert all(shown[k].tobytes() == v.tobytes() for k, v in at_end[1].items())
+    assert window.export_kernels_gif(str(tmp_path / "kernels.gif"))
+    with Image.open(tmp_path / "kernels.gif") as image:
+        assert image.n_frames == 5
+    place = open_draw_place(window, qtbot)
+    draw_seven(place.canvas)
+    wait_analysed(qtbot, place)
+    place.learning.pin.click()                 # every frame computed now, two from disk
+    assert [f[0] for f in place.learning.frames] == [0, 1, 2, 3, 4]
+
+    window.train_page.timeline.rewind_button.click()
+    qtbot.waitUntil(lambda: window.controller.latest_epoch == 1, timeout=WAIT_MS)
+    restored = trainer_of(window).network.state_dict()
+    assert all(restored[k].tobytes() == v.tobytes() for k, v in at_end[1].items())
+    assert list(store) == [0, 1] and [f[0] for f in place.learning.frames] == [0, 1]
