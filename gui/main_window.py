@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QApplication, QFileDialog, QMainWindow, QMessageBox, QTabWidget,
+from PySide6.QtWidgets import (QFileDialog, QMainWindow, QMessageBox, QTabWidget,
                                QVBoxLayout, QWidget)
 
 from cnn_core import paths
@@ -24,8 +24,8 @@ from .draw.place import DrawExplainPlace
 from .evaluate.place import EvaluatePlace
 from .exports_menu import ExportCommands
 from .help_text import ABOUT, TOUR, HowItWorksDialog
-from .style import configure_pyqtgraph
-from .theme import apply_theme
+from .style import keep_plots_whole
+from .task_progress import TaskProgress
 from .train.page import TrainPage
 from .window_state import WindowState
 
@@ -75,13 +75,15 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
     def __init__(self, network=None, description=None, mirrors=None, show_tour=False):
         super().__init__()
         self.settings = settings_store.app_settings()
-        configure_pyqtgraph(apply_theme(QApplication.instance(), self.theme_choice))
+        self.apply_theme()      # first: plots take their colours when they are made
         if network is None:
             network, description = load_startup_model()
         self.setWindowTitle(TITLE)
         self.train_page = TrainPage(layer_names(network))
         self.draw_place = DrawExplainPlace(network)
         self.evaluate_place = EvaluatePlace()
+        self.evaluation_task = TaskProgress("Evaluating…")
+        self.statusBar().addPermanentWidget(self.evaluation_task)
         self.tabs = QTabWidget(documentMode=True)
         self.tabs.addTab(self.train_page, "Train")
         self.tabs.addTab(self.draw_place, "Draw && Explain")
@@ -103,7 +105,8 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
         self._wire()
         self.train_page.dataset.set_mnist_ready(is_mnist_downloaded())
         self.controller.announce()
-        self.resize(1440, 900)
+        keep_plots_whole(self)
+        self.resize(self.fitted_size(1440, 900))
         self._restore_settings()
         self._offer_autosave()
         if show_tour and not self.settings.value("tour/done", False, type=bool):
@@ -193,6 +196,13 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
         draw.error_occurred.connect(
             lambda title, text: self.show_message(QMessageBox.Icon.Warning, title, text))
         evaluate.example_chosen.connect(draw.show_example)
+        task = self.evaluation_task
+        evaluate.evaluation_started.connect(task.start)
+        evaluate.evaluation_progress.connect(task.set_progress)
+        evaluate.evaluation_ended.connect(task.finish)
+        evaluate.evaluation_ended.connect(
+            lambda why: why and self.statusBar().showMessage(why, 5000))
+        task.cancel_requested.connect(evaluate.cancel)
         evaluate.example_chosen.connect(lambda *_: self.tabs.setCurrentWidget(draw))
 
     # --- commands ---------------------------------------------------------------------

@@ -1,6 +1,14 @@
-"""Shared look: pyqtgraph options, colours per layer, the diverging kernel colour map."""
+"""Shared look: pyqtgraph options, colours per layer, the diverging kernel colour map, and
+the colours that change between the light and the dark theme."""
+import math
+
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QGuiApplication, QPalette
+from PySide6.QtWidgets import QWidget
+
+from .theme import is_dark
 
 #: One colour per parametrised layer (Okabe-Ito, readable for colour-blind people).
 LAYER_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000"]
@@ -11,9 +19,14 @@ CURSOR_COLOUR = "#CC79A7"
 #: Diverging map: blue for negative weights, white for zero, red for positive.
 KERNEL_COLOUR_MAP = "CET-D1A"
 KERNEL_BACKGROUND = "#3a3a3a"        # shows the NaN gaps between tiles
-WARNING_STYLE = ("QFrame#banner { background: #fff3cd; border: 1px solid #d39e00;"
-                 " border-radius: 4px; } QLabel { color: #4d3800; }")
-ERROR_TEXT_STYLE = "color: #b00020;"
+#: What the palette has no role for, as style sheets by tone: ``(light, dark)``.
+TONES = {
+    "error": ("color: #b00020;", "color: #ff8a80;"),
+    "warning": (("QFrame#banner { background: #fff3cd; border: 1px solid #d39e00;"
+                 " border-radius: 4px; } QLabel { color: #4d3800; }"),
+                ("QFrame#banner { background: #3d3206; border: 1px solid #a07c00;"
+                 " border-radius: 4px; } QLabel { color: #ffe7a0; }")),
+}
 
 
 def legend_html(entries):
@@ -27,11 +40,92 @@ def legend_html(entries):
         for symbol, colour, name in entries)
 
 
-def configure_pyqtgraph(dark=False):
-    """Light plots with dark text (or dark with light), antialiased, images ``[row, column]``."""
-    background, foreground = ("#202124", "#e8eaed") if dark else ("w", "k")
+def plot_colours(palette=None):
+    """``(background, foreground)`` of the plots: the base and text colours of ``palette``
+    (default the app's), so plots look like the text fields of the theme."""
+    palette = QGuiApplication.palette() if palette is None else palette
+    return (palette.color(QPalette.ColorRole.Base).name(),
+            palette.color(QPalette.ColorRole.Text).name())
+
+
+def configure_pyqtgraph():
+    """Plots in the app palette's colours, antialiased, images ``[row, column]``.
+
+    Plots made afterwards take these colours; :func:`restyle` gives them to
+    the plots already made.
+    """
+    background, foreground = plot_colours()
     pg.setConfigOptions(background=background, foreground=foreground, antialias=True,
                         imageAxisOrder="row-major")
+
+
+class _WholePlot(QObject):
+    """Raises a view's minimum width to what its items need, whenever it paints."""
+
+    def eventFilter(self, viewport, event):
+        if event.type() == QEvent.Type.Paint:
+            view = self.parent()
+            needed = view.centralWidget.effectiveSizeHint(Qt.SizeHint.MinimumSize).width()
+            if math.ceil(needed) > view.minimumWidth():
+                view.setMinimumWidth(math.ceil(needed))
+        return False
+
+
+def keep_plots_whole(root):
+    """Keep every pyqtgraph view under the widget ``root`` as wide as its items need.
+
+    Qt's layouts cannot see inside a view, so a narrow window (a laptop at 150 %
+    has 1280 points across) would squeeze a plot until its edge is cut off;
+    with a minimum width, the splitters and layouts make room instead.  What the
+    items need is known only once they paint (axes widen to fit their tick labels).
+    """
+    for view in root.findChildren(pg.GraphicsView):
+        view.viewport().installEventFilter(_WholePlot(view))
+
+
+def muted(label):
+    """Draw ``label`` in the palette's faint text colour (it follows the theme by itself)."""
+    label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+    return label
+
+
+def set_tone(widget, tone):
+    """Colour ``widget`` by a :data:`TONES` key for the current theme; None for plain."""
+    widget.setProperty("tone", tone)
+    widget.setStyleSheet(TONES[tone][is_dark()] if tone else "")
+
+
+def restyle(root):
+    """Recolour what does not follow the palette by itself, under the widget ``root``.
+
+    pyqtgraph fixes its colours when an item is made: every plot's background,
+    axes and titles are given the palette's colours afresh (no plot of the app
+    sets colours of its own on these), and every toned widget its style sheet.
+    """
+    configure_pyqtgraph()
+    for view in root.findChildren(pg.GraphicsView):
+        view.setBackground("default")
+        for item in view.scene().items():
+            if isinstance(item, pg.AxisItem):
+                item.setPen()
+                item.setTextPen()
+            elif isinstance(item, pg.LabelItem):
+                item.setText(item.text)
+    for widget in root.findChildren(QWidget):
+        if widget.property("tone"):
+            set_tone(widget, widget.property("tone"))
+
+
+def level_bar(layout, row, col, colour_map, **span):
+    """A slim colour bar for an image whose levels change, at ``row``, ``col`` of ``layout``.
+
+    Not linked to the image: whoever sets the image's levels calls
+    ``bar.setLevels`` with the same pair.  ``span`` passes ``rowspan`` / ``colspan``.
+    """
+    bar = pg.ColorBarItem(values=(0, 1), colorMap=colour_map, interactive=False, width=8,
+                          colorMapMenu=False)
+    layout.addItem(bar, row=row, col=col, **span)
+    return bar
 
 
 def decade_range(values, floor=1e-6):

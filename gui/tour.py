@@ -1,8 +1,6 @@
 """A slim notice above the places: the first-run tour and the offer to restore an autosave."""
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
-
-NOTICE_STYLE = ("QFrame#notice { background: palette(alternate-base); "
-                "border: 1px solid palette(mid); border-radius: 4px; }")
 
 
 class NoticeBar(QFrame):
@@ -17,8 +15,10 @@ class NoticeBar(QFrame):
     """
 
     def __init__(self, text, buttons, parent=None):
-        super().__init__(parent, objectName="notice")
-        self.setStyleSheet(NOTICE_STYLE)
+        super().__init__(parent, objectName="notice", frameShape=QFrame.Shape.StyledPanel)
+        # Palette roles, not a style sheet: they follow a change of theme by themselves.
+        self.setBackgroundRole(QPalette.ColorRole.AlternateBase)
+        self.setAutoFillBackground(True)
         self.label = QLabel(text, wordWrap=True)
         row = QHBoxLayout(self)
         row.setContentsMargins(8, 4, 8, 4)

@@ -1,20 +1,25 @@
-"""The main window's memory: settings, recent files, autosave and the notices above the places.
+"""The main window's memory and looks: settings, theme, size, recent files, autosave and
+the notices above the places.
 
 A mixin of :class:`gui.main_window.MainWindow`, kept apart so the window stays short.
 """
 from pathlib import Path
 
+from PySide6.QtCore import QEvent, QSize
 from PySide6.QtGui import QActionGroup
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from . import settings_store
 from .autosave import autosave, autosave_path, restorable_autosave
-from .theme import THEMES
+from .style import plot_colours, restyle
+from .theme import THEMES, apply_theme, is_dark
 from .tour import NoticeBar
 
 
 class WindowState:
     """Settings, Open recent, autosave and notices for the main window."""
+
+    _look = None        # (plot colours, dark) the window was last styled with
 
     @property
     def theme_choice(self):
@@ -22,11 +27,29 @@ class WindowState:
         choice = self.settings.value("view/theme", "system")
         return choice if choice in THEMES else "system"
 
+    def apply_theme(self):
+        """Give the app the stored theme, and the window's plots and labels its colours."""
+        apply_theme(QApplication.instance(), self.theme_choice)
+        self._follow_palette()
+
     def set_theme(self, choice):
-        """Remember a theme; it applies at the next start (plots keep their colours)."""
+        """Switch to a theme now, and remember it."""
         self.settings.setValue("view/theme", choice)
-        self.statusBar().showMessage(f"Theme: {THEMES[choice]}; restart the app to apply it",
-                                     10000)
+        self.apply_theme()
+        self.statusBar().showMessage(f"Theme: {THEMES[choice]}", 5000)
+
+    def changeEvent(self, event):
+        """Follow the palette when it changes: the system may switch between light and dark."""
+        if event.type() == QEvent.Type.PaletteChange:
+            self._follow_palette()
+        super().changeEvent(event)
+
+    def _follow_palette(self):
+        # Restyling walks every plot: only when the colours really changed.
+        look = (plot_colours(), is_dark())
+        if look != self._look:
+            self._look = look
+            restyle(self)
 
     def _build_theme_menu(self, menu):
         group = QActionGroup(self)
@@ -38,6 +61,13 @@ class WindowState:
             action.triggered.connect(lambda _=False, c=choice: self.set_theme(c))
             group.addAction(action)
             self.theme_actions[choice] = action
+
+    def fitted_size(self, width, height):
+        """``width`` × ``height``, or less where the screen has less room (in points, so
+        a laptop at 150 % offers 1280 × 720 of them); the layouts shrink that far."""
+        room = self.screen().availableGeometry()
+        # A tenth is left for the window frame and title bar, which Qt does not count.
+        return QSize(min(width, room.width() * 9 // 10), min(height, room.height() * 9 // 10))
 
     def open_recent(self, path):
         """Open a file of the recent list, or say it is gone and drop it from the list."""

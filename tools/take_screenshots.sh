@@ -29,8 +29,8 @@ xdotool mousemove 1470 94 click 1; sleep 1
 # Train: fresh weights (Reset), then two epochs (Step epoch twice).
 tab 106
 xdotool mousemove 372 553 click 1; sleep 1                      # Reset
-xdotool mousemove 143 553 click 1; sleep 8                      # Step epoch
-xdotool mousemove 143 553 click 1; sleep 8                      # Step epoch
+xdotool mousemove 143 553 click 1; sleep 15                     # Step epoch (slow when busy)
+xdotool mousemove 143 553 click 1; sleep 15                     # Step epoch (slow when busy)
 shot train
 
 # Draw & Explain: a "3" drawn in one stroke.
@@ -52,4 +52,9 @@ shot draw
 # Evaluate: computed off the GUI thread, so give it a moment.
 tab 288 6
 shot evaluate
+
+# Draw & Explain again, switched to the dark theme while the app runs (View → Theme → Dark).
+tab 191 2
+xdotool key alt+v t Down Down Return; sleep 2
+shot draw-dark
 xdotool key alt+F4; sleep 1

@@ -2,7 +2,8 @@
 
 Each layer is shown after its ReLU (or pooling), where the values are
 non-negative, on levels from 0 to the layer's largest value, so the
-brightest tile of a layer is the channel that fires most.
+brightest tile of a layer is the channel that fires most; a colour bar beside
+each mosaic gives that scale.
 """
 import math
 
@@ -11,6 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from ..style import level_bar
 from .images import ACTIVATION_COLOUR_MAP, GAP_BACKGROUND, image_view, mosaic, tile_at
 
 TIP = ("<p>Every channel of every layer for the current drawing, brighter is stronger. "
@@ -55,26 +57,31 @@ class ActivationGrids(QWidget):
     def __init__(self, layers, parent=None):
         super().__init__(parent)
         self.layers = list(layers)
-        self.images, self._titles, self._shapes = {}, {}, {}
+        self.images, self.colour_bars, self._titles, self._shapes = {}, {}, {}, {}
         self.enlarged = None              # (layer, channel)
         self._outputs = None
         colour_map = pg.colormap.get(ACTIVATION_COLOUR_MAP)
         view = pg.GraphicsLayoutWidget()
         view.setToolTip(TIP)
-        # Two columns of layers, the enlarged channel in the last slot.
+        # Two columns of layers, each mosaic with its colour bar to the right,
+        # and the enlarged channel in the last slot.
         per_column = (len(self.layers) + 2) // 2
         for index, (name, caption) in enumerate(self.layers):
             col, row = divmod(index, per_column)
-            self._titles[name] = view.addLabel(caption, row=2 * row, col=col, size="8pt")
-            box, image = image_view(view, 2 * row + 1, col, background=GAP_BACKGROUND)
+            self._titles[name] = view.addLabel(caption, row=2 * row, col=2 * col, colspan=2,
+                                               size="8pt")
+            image = image_view(view, 2 * row + 1, 2 * col, background=GAP_BACKGROUND)[1]
             image.setColorMap(colour_map)
             image.clicked.connect(lambda x, y, name=name: self._clicked(name, x, y))
             self.images[name] = image
+            self.colour_bars[name] = level_bar(view, 2 * row + 1, 2 * col + 1, colour_map)
         row = 2 * (per_column - 1)
-        self.zoom_title = view.addLabel("click a channel to enlarge it", row=row, col=1,
-                                        size="8pt")
-        self.zoom_box, self.zoom = image_view(view, row + 1, 1, background=GAP_BACKGROUND)
+        self.zoom_title = view.addLabel("click a channel to enlarge it", row=row, col=2,
+                                        colspan=2, size="8pt")
+        self.zoom_box, self.zoom = image_view(view, row + 1, 2, background=GAP_BACKGROUND)
         self.zoom.setColorMap(colour_map)
+        self.zoom_bar = level_bar(view, row + 1, 3, colour_map)
+        self.zoom_bar.setVisible(False)         # no scale until a channel is enlarged
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(view)
@@ -92,10 +99,11 @@ class ActivationGrids(QWidget):
             value = outputs[name]
             # A dense layer's units are shown as a small image, 16 to a row.
             maps = value if value.ndim == 3 else value.reshape(1, -1, MAX_COLUMNS)
-            top = float(maps.max())
+            levels = (0, max(float(maps.max()), 1e-6))
             tiles = mosaic(maps, self._columns(len(maps)))
             resized = self._shapes.get(name) != tiles.shape
-            self.images[name].setImage(tiles, autoLevels=False, levels=(0, max(top, 1e-6)))
+            self.images[name].setImage(tiles, autoLevels=False, levels=levels)
+            self.colour_bars[name].setLevels(levels)
             self._shapes[name] = tiles.shape
             if resized:
                 self.images[name].getViewBox().autoRange(padding=0.01)
@@ -129,8 +137,10 @@ class ActivationGrids(QWidget):
         maps = self._outputs[name]
         resized = self.zoom.image is None or self.zoom.image.shape != maps.shape[1:]
         # The layer's levels, so an enlarged channel is as bright as its tile.
-        self.zoom.setImage(maps[channel], autoLevels=False,
-                           levels=(0, max(float(maps.max()), 1e-6)))
+        levels = (0, max(float(maps.max()), 1e-6))
+        self.zoom.setImage(maps[channel], autoLevels=False, levels=levels)
+        self.zoom_bar.setLevels(levels)
+        self.zoom_bar.setVisible(True)
         self.zoom_title.setText(f"{name} channel {channel}: max {maps[channel].max():.2f}",
                                 size="8pt")
         if resized:

@@ -37,6 +37,11 @@ class _Worker(QObject):
             self._waiting[kind] = (ticket, job)
         return wake
 
+    def discard(self, kind):
+        """Drop the waiting job of ``kind``, if there is one."""
+        with self._lock:
+            self._waiting.pop(kind, None)
+
     def stop(self):
         """Drop the waiting jobs and run no more (the running one finishes)."""
         with self._lock:
@@ -103,6 +108,11 @@ class BackgroundRunner(QObject):
         if self._worker.put(kind, self._ticket, job):
             self._wake.emit()
         return self._ticket
+
+    def discard(self, kind):
+        """Drop the job of ``kind`` still waiting, if any (a running one goes on: a job
+        that can stop early watches a flag of its own)."""
+        self._worker.discard(kind)
 
     def shutdown(self):
         """Drop waiting jobs, let the running one finish, end the thread; returns seconds."""

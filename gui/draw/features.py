@@ -5,6 +5,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
+from ..style import level_bar, muted
 from .images import ACTIVATION_COLOUR_MAP, GAP_BACKGROUND, image_view, mosaic
 
 TIP = ("<p>Left: the 28×28 input that makes this channel's mean output largest, found by "
@@ -35,8 +36,7 @@ class FeaturePanel(QWidget):
         for name in self.channels:
             self.layer.addItem(name, name)
         self.channel = QSpinBox(objectName="feature_channel", minimum=0)
-        self.status = QLabel()
-        self.status.setStyleSheet("color: #666;")
+        self.status = muted(QLabel(wordWrap=True))   # long lines must not widen the page
         self._syncing = False
         self._set_range()
         self.layer.currentIndexChanged.connect(self._layer_changed)
@@ -44,10 +44,12 @@ class FeaturePanel(QWidget):
         colour_map = pg.colormap.get(ACTIVATION_COLOUR_MAP)
         view = pg.GraphicsLayoutWidget()
         view.setToolTip(TIP)
-        view.addLabel("Input that excites it most", row=0, col=0, size="8pt")
-        view.addLabel("Top-9 validation patches", row=0, col=1, size="8pt")
+        view.addLabel("Input that excites it most", row=0, col=0, colspan=2, size="8pt")
+        view.addLabel("Top-9 validation patches", row=0, col=2, colspan=2, size="8pt")
         self.image = image_view(view, 1, 0, background=GAP_BACKGROUND)[1]
-        self.patches = image_view(view, 1, 1, background=GAP_BACKGROUND)[1]
+        self.patches = image_view(view, 1, 2, background=GAP_BACKGROUND)[1]
+        self.image_bar = level_bar(view, 1, 1, colour_map)
+        self.patches_bar = level_bar(view, 1, 3, colour_map)
         for item in (self.image, self.patches):
             item.setColorMap(colour_map)
         row = QHBoxLayout()
@@ -98,13 +100,13 @@ class FeaturePanel(QWidget):
         """Show a :class:`~gui.draw.jobs.ChannelFeatures` if it is still the one chosen."""
         if (features.layer, features.channel) != self.choice:
             return
-        # Its own top level: what matters is the pattern, and deep channels' are faint.
-        self.image.setImage(features.image, autoLevels=False,
-                            levels=(0, max(float(features.image.max()), 1e-6)))
+        # Each its own top level: what matters is the pattern, and deep channels' are faint.
         tiles = mosaic(features.patches, 3)
-        self.patches.setImage(tiles, autoLevels=False,
-                              levels=(0, max(float(np.nanmax(tiles)), 1e-6)))
-        for item in (self.image, self.patches):
+        for item, bar, picture in ((self.image, self.image_bar, features.image),
+                                   (self.patches, self.patches_bar, tiles)):
+            levels = (0, max(float(np.nanmax(picture)), 1e-6))
+            item.setImage(picture, autoLevels=False, levels=levels)
+            bar.setLevels(levels)
             item.getViewBox().autoRange(padding=0.02)
         side = features.patches.shape[-1]
         self.status.setText(f"{features.layer} channel {features.channel}: patches of "

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QGuiApplication, QImage, QPixmap
 
 #: Heat maps: white (no evidence) through yellow and orange to red, so a map
 #: drawn over the paper leaves the paper white where nothing matters.
@@ -91,12 +91,20 @@ def tile_at(x, y, tile_shape, columns, count, gap=1):
 
 
 def digit_pixmap(digit, scale=2):
-    """A QPixmap of a 28×28 digit as dark ink on white paper, ``scale`` times larger."""
+    """A QPixmap of a 28×28 digit as dark ink on white paper, ``scale`` times larger.
+
+    Its pixels are the screen's (device pixels), so the digit stays sharp on a
+    high-DPI screen instead of being blurred up.
+    """
+    ratio = QGuiApplication.instance().devicePixelRatio()
+    pixels = max(1, round(scale * ratio))
     gray = (255 - np.clip(digit, 0, 1) * 255).astype(np.uint8)
-    gray = np.ascontiguousarray(np.kron(gray, np.ones((scale, scale), np.uint8)))
+    gray = np.ascontiguousarray(np.kron(gray, np.ones((pixels, pixels), np.uint8)))
     height, width = gray.shape
     image = QImage(gray.data, width, height, width, QImage.Format.Format_Grayscale8)
-    return QPixmap.fromImage(image.copy())   # copy: the array dies with this function
+    pixmap = QPixmap.fromImage(image.copy())   # copy: the array dies with this function
+    pixmap.setDevicePixelRatio(pixels / scale)
+    return pixmap
 
 
 def image_view(layout, row, col, background=None, **span):

@@ -4,6 +4,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from ..style import muted
+from .cams import colour_bar
 from .images import HEAT_COLOUR_MAP, heat_over_digit, image_view, lookup_table
 
 #: The strip keeps the most recent epochs, four to a row; older ones scroll off the top.
@@ -35,11 +37,12 @@ class LearningStrip(QWidget):
         self.pin.toggled.connect(self._toggled)
         self.note = QLabel("Pin a drawing, then train: its Grad-CAM is added after every epoch.",
                            wordWrap=True)
-        self.note.setStyleSheet("color: #666;")
+        muted(self.note)
         self.frames = []        # (epoch, predicted, probability), as shown
         view = pg.GraphicsLayoutWidget()
         view.setToolTip(TIP)
         self.box, self.image = image_view(view, 0, 0)
+        colour_bar(view, 0, 1)
         # Captions are made once and reused: one per place in the grid.
         self.captions = []
         for index in range(MAX_FRAMES):

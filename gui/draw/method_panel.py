@@ -6,6 +6,7 @@ from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QVBox
 
 from cnn_core.explain import CAM_METHODS, METHODS
 
+from ..style import muted
 from .cams import AUC_TIP, METHOD_NAMES, HeatMapRow, colour_bar
 from .images import HEAT_COLOUR_MAP, framed, heat_over_digit, image_view, lookup_table
 from .jobs import COSTLY_METHODS, MapChoice
@@ -68,8 +69,7 @@ class MethodPanel(QWidget):
         framed(self.map)
         colour_bar(view, 1, 1)
         self.auc = QLabel(objectName="auc", toolTip=AUC_TIP)
-        self.status = QLabel(objectName="map_status")
-        self.status.setStyleSheet("color: #666;")
+        self.status = muted(QLabel(objectName="map_status"))
         self.pair = HeatMapRow(["true", "predicted"], "Grad-CAM for the true and the "
                                "predicted class")
         self.pair.setVisible(False)

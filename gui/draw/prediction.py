@@ -2,6 +2,7 @@
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ..style import style_plot
@@ -22,7 +23,11 @@ class PredictionPanel(QWidget):
         super().__init__(parent)
         self.answer = QLabel(EMPTY_TEXT, alignment=Qt.AlignmentFlag.AlignCenter)
         self.answer.setObjectName("answer")
-        self.answer.setStyleSheet("font-size: 17pt; font-weight: 600; color: #1f2733;")
+        # A font, not a style sheet: a styled label keeps its text colour when the theme changes.
+        font = self.answer.font()
+        font.setPointSizeF(17)
+        font.setWeight(QFont.Weight.DemiBold)
+        self.answer.setFont(font)
         view = pg.GraphicsLayoutWidget()
         view.ci.layout.setColumnStretchFactor(1, 3)
         view.addLabel("What the network sees", row=0, col=0, size="9pt")

@@ -4,6 +4,7 @@ puts it, projected on two fixed principal axes; hover a point to see its image.
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Slot
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ..draw.images import digit_colours, digit_pixmap
@@ -42,11 +43,15 @@ class EmbeddingMap(QWidget):
         legend = QLabel(legend_html(
             [("●", "#%02x%02x%02x" % tuple(c), str(d)) for d, c in enumerate(colours)]
             + [("★", "#b39500", "your drawing")]))
-        self.preview = QLabel(objectName="embedding_preview")
-        self.preview.setFixedSize(56, 56)
-        self.preview.setStyleSheet("border: 1px solid #ccc; background: white;")
+        self.preview = QLabel(objectName="embedding_preview", autoFillBackground=True,
+                              frameShape=QLabel.Shape.StyledPanel)
+        self.preview.setFixedSize(58, 58)
+        # White paper under the digit, as on the canvas, in either theme; only the paper
+        # is fixed, so the frame still follows a change of theme.
+        paper = self.preview.palette()
+        paper.setColor(QPalette.ColorRole.Window, QColor("white"))
+        self.preview.setPalette(paper)
         self.caption = QLabel("Hover a point to see its image.", objectName="embedding_caption")
-        self.caption.setStyleSheet("color: #444;")
         self._evaluation = None
         self._images = None
         row = QHBoxLayout()

@@ -8,6 +8,9 @@ from cnn_core.explain import PCAEmbedding, dense_features
 from cnn_core.metrics import classification_report
 from cnn_core.network import Network
 
+#: Images per step: the progress bar moves and a cancel is heard ten times an evaluation.
+CHUNK = 100
+
 
 @dataclass(frozen=True, eq=False)
 class Evaluation:
@@ -50,8 +53,9 @@ def network_from_state(architecture, state):
     return network
 
 
-def evaluate(network, description, images, labels, embedding=None):
-    """Predict, score and embed the validation images.
+def evaluate(network, description, images, labels, embedding=None, progress=None,
+             cancelled=None):
+    """Predict, score and embed the validation images, :data:`CHUNK` at a time.
 
     Parameters
     ----------
@@ -61,17 +65,29 @@ def evaluate(network, description, images, labels, embedding=None):
     labels : ndarray of int, (N,)
     embedding : PCAEmbedding or None
         A fitted basis to project on; None fits one on these features.
+    progress : callable ``(done, total)``, optional
+        Told the images done after every step, from the thread doing the work.
+    cancelled : callable ``() -> bool``, optional
+        Asked before every step; True stops the work.
 
     Returns
     -------
-    Evaluation
+    Evaluation, or None when cancelled
     """
     started = time.perf_counter()
     private = network.copy()
-    probabilities = private.predict_proba(images)
+    parts, chunk = [], CHUNK
+    for start in range(0, len(images), chunk):
+        if cancelled is not None and cancelled():
+            return None
+        batch = images[start:start + chunk]
+        parts.append((private.predict_proba(batch), dense_features(private, batch)))
+        if progress is not None:
+            progress(start + len(batch), len(images))
+    probabilities = np.concatenate([p for p, _ in parts])
+    features = np.concatenate([f for _, f in parts])
     predicted = probabilities.argmax(axis=1)
     report = classification_report(labels, predicted)
-    features = dense_features(private, images)
     if embedding is None:
         embedding = PCAEmbedding(2).fit(features)
     return Evaluation(description, np.asarray(labels, np.int64), predicted, probabilities,

@@ -1,9 +1,9 @@
 """The Evaluate place: how the model on show does on the validation images.
 
 The evaluation (predictions, confusion matrix, per-class metrics, the dense
-layer's embedding: under a second) runs in a worker thread, latest request
-wins.  It is refreshed when an epoch ends, when the model on show changes
-while training is not running, and on demand.
+layer's embedding: about a second) runs in a worker thread, latest request
+wins, and can be cancelled.  It is refreshed when an epoch ends, when the
+model on show changes while training is not running, and on demand.
 """
 import numpy as np
 from PySide6.QtCore import Qt, Signal, Slot
@@ -14,6 +14,7 @@ from cnn_core.data import load_sample
 from cnn_core.metrics import misclassified
 
 from ..draw.background import BackgroundRunner
+from ..style import muted
 from .confusion import ConfusionView
 from .embedding import EmbeddingMap
 from .jobs import evaluate, network_from_state
@@ -27,9 +28,16 @@ class EvaluatePlace(QWidget):
     -------
     example_chosen(object, int) : a validation image ``(28, 28)`` in [0, 1] and its label,
         to explain in Draw & Explain.
+    evaluation_started(str) : which model is being evaluated.
+    evaluation_progress(int, int) : validation images done, and their number.
+    evaluation_ended(str) : nothing more is being evaluated; empty when all went well,
+        else why it stopped.
     """
 
     example_chosen = Signal(object, int)
+    evaluation_started = Signal(str)
+    evaluation_progress = Signal(int, int)
+    evaluation_ended = Signal(str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -40,15 +48,14 @@ class EvaluatePlace(QWidget):
         self.evaluation = None
         self._embedding = None          # the fixed basis, fitted at the first evaluation
         self._basis_generation = 0      # counts Reset / Refit axes
-        self._basis_tickets = {}        # job ticket -> basis generation it was asked in
+        self._basis_tickets = {}        # job ticket -> basis generation, for the jobs not done
+        self._cancels = 0               # counts Cancel; a job stops when it changes
         self._drawing = None            # the drawing's dense features, for the star
         self._runner = BackgroundRunner("evaluate", ("evaluate",), self)
         self._runner.finished.connect(self._on_done)
-        self._runner.failed.connect(lambda kind, ticket, message: self.status.setText(
-            f"Evaluation failed: {message}"))
+        self._runner.failed.connect(self._on_failed)
         self.summary = QLabel(objectName="evaluation_summary", wordWrap=True)
-        self.status = QLabel(objectName="evaluation_status")
-        self.status.setStyleSheet("color: #666;")
+        self.status = muted(QLabel(objectName="evaluation_status"))
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.setToolTip("Evaluate the model on show now")
         self.refit_button = QPushButton("Refit axes")
@@ -135,6 +142,17 @@ class EvaluatePlace(QWidget):
         self.start_session()
         self.refresh()
 
+    @Slot()
+    def cancel(self):
+        """Stop evaluating: a waiting job at once, the running one at its next step."""
+        if not self._basis_tickets:
+            return
+        self._cancels += 1
+        self._runner.discard("evaluate")
+        self._basis_tickets.clear()     # so a result already on its way is ignored
+        self.status.setText("evaluation cancelled")
+        self.evaluation_ended.emit("Evaluation cancelled")
+
     def shutdown(self):
         """End the evaluation thread; call once, when the window closes."""
         return self._runner.shutdown()
@@ -144,15 +162,40 @@ class EvaluatePlace(QWidget):
     def _submit(self, make_network, description):
         self.status.setText("evaluating…")
         embedding, inputs, labels = self._embedding, self._inputs, self.labels
-        self._basis_tickets[self._runner.submit("evaluate", lambda: evaluate(
-            make_network(), description, inputs, labels, embedding))] = self._basis_generation
+        cancels, report = self._cancels, self.evaluation_progress.emit
+
+        def job():
+            # Runs in the worker thread: reading an int and emitting a signal are safe there.
+            return evaluate(make_network(), description, inputs, labels, embedding,
+                            progress=report, cancelled=lambda: self._cancels != cancels)
+        self._basis_tickets[self._runner.submit("evaluate", job)] = self._basis_generation
+        self.evaluation_started.emit(description)
+
+    def _finish(self, ticket):
+        """Forget ``ticket`` and the replaced jobs before it (they never report).
+
+        Returns the basis generation it was asked in, or None when it was cancelled.
+        """
+        generation = self._basis_tickets.get(ticket)
+        if generation is not None:
+            self._basis_tickets = {t: g for t, g in self._basis_tickets.items() if t > ticket}
+        return generation
+
+    def _on_failed(self, kind, ticket, message):
+        if self._finish(ticket) is None:
+            return
+        self.status.setText(f"Evaluation failed: {message}")
+        if not self._basis_tickets:
+            self.evaluation_ended.emit(f"Evaluation failed: {message}")
 
     def _on_done(self, kind, ticket, evaluation):
+        generation = self._finish(ticket)
+        if generation is None:
+            return
+        if not self._basis_tickets:
+            self.evaluation_ended.emit("")
         self.evaluation = evaluation
         # A basis fitted before Reset or Refit axes must not come back with a late result.
-        generation = self._basis_tickets.get(ticket)
-        # Jobs replaced before they ran never report: forget them with this one.
-        self._basis_tickets = {t: g for t, g in self._basis_tickets.items() if t > ticket}
         if generation == self._basis_generation:
             self._embedding = evaluation.embedding
         self.status.setText(f"evaluated in {evaluation.seconds:.1f} s")

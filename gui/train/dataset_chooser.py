@@ -3,7 +3,7 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QProgressBar,
                                QPushButton, QVBoxLayout)
 
-from ..style import ERROR_TEXT_STYLE
+from ..style import set_tone
 
 #: (label, engine name, training images): the counts the engine's splits have.
 DATASETS = [("Bundled sample (4,000 train / 1,000 validation)", "sample", 4000),
@@ -118,7 +118,7 @@ class DatasetChooser(QGroupBox):
     def show_message(self, text, error=False):
         """Show ``text`` under the button (red when ``error``); empty hides it."""
         self.message.setText(text)
-        self.message.setStyleSheet(ERROR_TEXT_STYLE if error else "")
+        set_tone(self.message, "error" if error else None)
         self.message.setVisible(bool(text))
 
     def _refresh(self):

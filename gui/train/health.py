@@ -6,7 +6,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QWidget
 
-from ..style import LAYER_COLOURS, WARNING_STYLE, decade_range, legend_html, set_decade_ticks, style_plot
+from ..style import (LAYER_COLOURS, decade_range, legend_html, set_decade_ticks, set_tone,
+                     style_plot)
 
 GRAD_TIP = ("Size of each layer's gradient at every batch (log scale). Curves that shoot up "
             "warn of an exploding run; curves that sink towards zero mean a layer has stopped "
@@ -56,7 +57,7 @@ class HealthView(QWidget):
         self.dead_plot.getViewBox().setMouseEnabled(x=False, y=False)
         self.dead_plot.getAxis("bottom").setTicks([list(enumerate(relu_names))])
         self.dead_plot.setXRange(-0.6, len(relu_names) - 0.4, padding=0)
-        self.dead_bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush="#888888")
+        self.dead_bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush="#888888", pen=None)
         self.dead_plot.addItem(self.dead_bars)
         self._relu_names = list(relu_names)
         layout = QGridLayout(self)
@@ -123,7 +124,7 @@ class DivergenceBanner(QFrame):
 
     def __init__(self, parent=None):
         super().__init__(parent, objectName="banner", visible=False)
-        self.setStyleSheet(WARNING_STYLE)
+        set_tone(self, "warning")
         self.label = QLabel(wordWrap=True)
         close = QPushButton("Dismiss", toolTip="Hide this warning.")
         close.clicked.connect(self.hide)

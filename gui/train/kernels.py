@@ -8,7 +8,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
-from ..style import KERNEL_BACKGROUND, KERNEL_COLOUR_MAP, LAYER_COLOURS, style_plot
+from ..style import KERNEL_BACKGROUND, KERNEL_COLOUR_MAP, LAYER_COLOURS, level_bar, style_plot
 
 KERNEL_TIP = ("Every 3×3 filter of the layer, one tile each: columns are the layer's output "
               "channels, rows its input channels. Blue is negative, red positive, white zero.")
@@ -44,11 +44,8 @@ class KernelGrids(QWidget):
             image.setColorMap(colour_map)
             box.addItem(image)
             # Each layer has its own symmetric scale, so each gets its own colour bar.
-            bar = pg.ColorBarItem(values=(-1, 1), colorMap=colour_map, interactive=False,
-                                  width=8, rounding=0.01)
-            view.addItem(bar, row=1, col=2 * index + 1)
+            self.colour_bars[name] = level_bar(view, 1, 2 * index + 1, colour_map)
             self.images[name], self._titles[name] = image, title
-            self.colour_bars[name] = bar
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(view, 3)
@@ -67,7 +64,8 @@ class KernelGrids(QWidget):
         self.drift_bars = pg.BarGraphItem(
             x0=0, y=np.arange(len(self.param_names)), height=0.7,
             width=np.zeros(len(self.param_names)),
-            brushes=[LAYER_COLOURS[i % len(LAYER_COLOURS)] for i in range(len(self.param_names))])
+            brushes=[LAYER_COLOURS[i % len(LAYER_COLOURS)] for i in range(len(self.param_names))],
+            pen=None)
         plot.addItem(self.drift_bars)
         return widget
 

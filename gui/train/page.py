@@ -1,7 +1,7 @@
 """The Train place: the widgets laid out, nothing wired (the main window wires them)."""
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QScrollArea, QSplitter, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QScrollArea, QSplitter, QStyle,
+                               QVBoxLayout, QWidget)
 
 from .curves import TrainingCurves
 from .dataset_chooser import DatasetChooser
@@ -31,7 +31,6 @@ class TrainPage(QWidget):
         self.buttons = RunButtons()
         self.progress = RunProgress()
         self.model_label = QLabel(wordWrap=True)
-        self.model_label.setStyleSheet("color: #444;")
         self.banner = DivergenceBanner()
         self.curves = TrainingCurves()
         self.kernels = KernelGrids(layer_names["conv"], layer_names["params"])
@@ -50,11 +49,13 @@ class TrainPage(QWidget):
                        self.model_label):
             box.addWidget(widget)
         box.addStretch(1)
-        # Scrolls rather than squeezes the fields on a small screen.
+        # Scrolls rather than squeezes the fields on a small screen; the scroll bar
+        # gets room of its own, so it never covers the fields' right edge.
         scroll = QScrollArea(widgetResizable=True, frameShape=QScrollArea.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(column)
-        scroll.setFixedWidth(SIDEBAR_WIDTH)
+        scroll.setFixedWidth(SIDEBAR_WIDTH + self.style().pixelMetric(
+            QStyle.PixelMetric.PM_ScrollBarExtent))
         return scroll
 
     def _plots(self):

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
 from cnn_core.errors import ConfigError
 from cnn_core.trainer import TrainConfig
 
-from ..style import ERROR_TEXT_STYLE
+from ..style import set_tone
 
 GUI_DEFAULTS = TrainConfig(epochs=10)
 
@@ -90,7 +90,7 @@ class TrainSettingsForm(QGroupBox):
         for label, value in SCHEDULES:
             self.fields["schedule"].addItem(label, value)
         self.error = QLabel(wordWrap=True, visible=False)
-        self.error.setStyleSheet(ERROR_TEXT_STYLE)
+        set_tone(self.error, "error")
         self._build_layout()
         self._connect_live()
         self._locked = False
@@ -178,7 +178,7 @@ class TrainSettingsForm(QGroupBox):
 
     @Slot(str)
     def show_error(self, message):
-        """Show ``message`` in red under the fields; an empty one hides it."""
+        """Show ``message`` in the error colour under the fields; an empty one hides it."""
         self.error.setText(message[:1].upper() + message[1:] if message else "")
         self.error.setVisible(bool(message))
 

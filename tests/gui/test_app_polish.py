@@ -1,14 +1,25 @@
 """Settings, autosave, recent files, export, help and tour, driven through the real window."""
 import csv
 
-import numpy as np
-from PIL import Image
+from pathlib import Path
 
+import numpy as np
+import pyqtgraph as pg
+import pytest
+from PIL import Image
+from PySide6.QtCore import QStandardPaths
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+from cnn_core import paths
 from cnn_core.model_files import load_model
 from gui import export
+from gui.app import name_app
 from gui.autosave import autosave_path
 from gui.main_window import MainWindow
 from gui.settings_store import MAX_RECENT, app_settings, recent_files
+from gui.style import TONES
+from gui.theme import dark_palette, is_dark
 
 from .conftest import WAIT_MS, press, set_fields, wait_idle
 from .test_draw import draw_seven, open_draw_place, wait_analysed
@@ -183,6 +194,92 @@ def test_theme_follows_the_system_unless_chosen(window, qtbot):
     assert wants_dark("dark", light) and not wants_dark("light", dark)
     assert window.theme_choice == "system" and window.theme_actions["system"].isChecked()
     window.theme_actions["light"].trigger()
-    assert "restart" in status(window)
     window.close()
     assert app_settings().value("view/theme") == "light"
+
+
+def plot_look(window):
+    """What the person sees of the theme in a plot: background, axis text and title colours."""
+    plot = window.train_page.curves.loss_plot
+    title = plot.titleLabel.item.toHtml()
+    colour_bar = window.train_page.kernels.colour_bars["conv1"]
+    return {"background": plot.getViewWidget().backgroundBrush().color().lightness(),
+            "axis": plot.getAxis("left").textPen().color().lightness(),
+            "bar axis": colour_bar.getAxis("right").textPen().color().lightness(),
+            "title": QColor(title[title.rindex("color:") + 6:].split(";")[0]).lightness()}
+
+
+@pytest.fixture
+def themed_window(window):
+    """The window, its theme put back to the system's after the test (the app is shared)."""
+    yield window
+    window.theme_actions["system"].trigger()
+
+
+def test_a_theme_applies_at_once_to_plots_labels_and_banners(themed_window, qtbot):
+    window = themed_window
+    light = plot_look(window)
+    assert light["background"] > 200 and light["axis"] < 60 and light["title"] < 60
+    window.theme_actions["dark"].trigger()
+    assert is_dark() and "restart" not in status(window)
+    dark = plot_look(window)
+    assert dark["background"] < 60
+    assert min(dark["axis"], dark["bar axis"], dark["title"]) > 200
+    assert window.train_page.banner.styleSheet() == TONES["warning"][1]
+    settings = window.train_page.settings
+    settings.show_error("learning rate must be positive")
+    assert settings.error.styleSheet() == TONES["error"][1]
+    muted = window.evaluate_place.status     # its palette follows with the next events
+    qtbot.waitUntil(lambda: muted.palette().color(muted.foregroundRole()).lightness() > 128)
+    assert pg.PlotWidget().backgroundBrush().color().lightness() < 60   # and plots made later
+    window.theme_actions["light"].trigger()
+    assert not is_dark() and plot_look(window) == light
+    assert window.train_page.banner.styleSheet() == TONES["warning"][0]
+    assert settings.error.styleSheet() == TONES["error"][0]
+
+
+def test_the_plots_follow_the_system_when_it_turns_dark(themed_window, qtbot):
+    app = QApplication.instance()
+    app.setPalette(dark_palette())          # as the platform does when the system turns dark
+    try:
+        qtbot.waitUntil(lambda: plot_look(themed_window)["background"] < 60)
+    finally:
+        app.setPalette(QPalette())
+    qtbot.waitUntil(lambda: plot_look(themed_window)["background"] > 200)
+
+
+@pytest.fixture
+def named_app(qapp, monkeypatch, tmp_path):
+    """The app named as ``run_app`` names it, with a private XDG data home; undone after."""
+    monkeypatch.delenv("EXPLAINABLE_CNN_DATA")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    names = (qapp.organizationName(), qapp.applicationName(), qapp.applicationDisplayName())
+    yield qapp
+    QStandardPaths.setTestModeEnabled(False)
+    paths.set_user_data_dir(None)
+    qapp.setOrganizationName(names[0])
+    qapp.setApplicationName(names[1])
+    qapp.setApplicationDisplayName(names[2])
+
+
+def test_the_app_keeps_its_data_where_qt_says(named_app, qtbot, tmp_path):
+    # Qt's test mode moves its locations away from where the engine would look by itself,
+    # so only a folder handed over from Qt can pass.
+    QStandardPaths.setTestModeEnabled(True)
+    folder = name_app(named_app)
+    assert folder == Path(QStandardPaths.writableLocation(
+        QStandardPaths.StandardLocation.AppDataLocation))
+    assert folder.name == "explainable-cnn"
+    assert folder != tmp_path / "xdg-data" / "explainable-cnn"     # not the engine's own guess
+    assert paths.mnist_cache_dir() == folder / "mnist"
+    assert new_window(qtbot)._models_dir() == folder / "models"
+
+
+def test_qt_and_the_command_line_agree_on_the_data_folder(named_app, tmp_path):
+    cli_folder = paths.user_data_dir()          # worked out by hand, as the command line does
+    assert name_app(named_app) == cli_folder == tmp_path / "xdg-data" / "explainable-cnn"
+
+
+def test_explainable_cnn_data_still_wins_in_the_app(named_app, monkeypatch, tmp_path):
+    monkeypatch.setenv("EXPLAINABLE_CNN_DATA", str(tmp_path / "mine"))
+    assert name_app(named_app) == tmp_path / "mine"

@@ -7,6 +7,7 @@ import math
 import threading
 
 import numpy as np
+import pyqtgraph as pg
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from cnn_core.data import load_sample
 from cnn_core.preprocessing import preprocess
+from gui.draw.images import HEAT_COLOUR_MAP
 from gui.draw.jobs import MapChoice, explain_map
 
 from .conftest import WAIT_MS
@@ -192,6 +194,48 @@ def test_clicking_an_activation_enlarges_it_and_visualises_the_channel(window, q
     qtbot.waitUntil(lambda: "conv3 channel 1: patches" in place.features.status.text(),
                     timeout=WAIT_MS)
     assert place.features.patches.image is not None
+
+
+def heat_maps_without_their_scale(window):
+    """``(panel, (levels, colour map))`` of every heat map with no colour bar of its scale.
+
+    A heat map is a colour-mapped image (levels of its own) or a heat map blended over
+    the digit (RGB, on the fixed 0-1 evidence scale).
+    """
+    missing = []
+    for view in window.findChildren(pg.GraphicsView):
+        items = view.scene().items()
+        bars = [(item.levels(), item.colorMap().name) for item in items
+                if isinstance(item, pg.ColorBarItem)]
+        for item in items:
+            if not isinstance(item, pg.ImageItem) or item.image is None:
+                continue
+            if item.getColorMap() is not None:
+                wanted = (tuple(np.ravel(item.getLevels())), item.getColorMap().name)
+            elif item.image.ndim == 3:
+                wanted = ((0, 1), HEAT_COLOUR_MAP)
+            else:
+                continue            # a grey picture (what the network sees), not a heat map
+            if not any(np.allclose(levels, wanted[0]) and name == wanted[1]
+                       for levels, name in bars):
+                missing.append((type(view.parentWidget()).__name__, wanted))
+    return missing
+
+
+def test_every_heat_map_has_a_colour_bar_of_its_scale(window, qtbot):
+    place = open_draw_place(window, qtbot)
+    draw_seven(place.canvas)
+    wait_analysed(qtbot, place)
+    place.activations.images["relu3"].clicked.emit(2.0, 2.0)       # enlarge channel 0
+    qtbot.waitUntil(lambda: place.features.patches.image is not None, timeout=WAIT_MS)
+    place.learning.pin.click()
+    qtbot.waitUntil(lambda: bool(place.learning.frames), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.evaluate_place.evaluation is not None, timeout=WAIT_MS)
+    assert heat_maps_without_their_scale(window) == []
+    # Each activation mosaic has a scale of its own, up to its layer's strongest output.
+    bars = place.activations.colour_bars
+    assert len({bars[name].levels() for name, _ in place.activations.layers}) > 1
+    assert place.activations.zoom_bar.levels() == bars["relu3"].levels()
 
 
 # --- other inputs ----------------------------------------------------------------------

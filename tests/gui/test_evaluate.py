@@ -100,3 +100,43 @@ def test_new_weights_get_new_axes(window, qtbot):
     qtbot.waitUntil(lambda: place.evaluation.description == "random weights (seed 3)",
                     timeout=WAIT_MS)
     assert place.evaluation.embedding is not basis
+
+
+def test_an_evaluation_shows_its_progress_in_the_status_bar(window, qtbot):
+    place = open_evaluate_place(window, qtbot)
+    task = window.evaluation_task
+    assert not task.isVisible()
+    reports = []
+    place.evaluation_progress.connect(lambda done, total: reports.append((done, total)))
+    before = place.evaluation
+    place.refresh_button.click()
+    assert task.isVisible() and task.label.text() == "Evaluating…"
+    assert task.cancel_button.isVisible()
+    qtbot.waitUntil(lambda: place.evaluation is not before, timeout=WAIT_MS)
+    assert not task.isVisible()
+    assert reports[-1] == (1000, 1000) and len(reports) == 10
+    assert (task.bar.value(), task.bar.maximum()) == (1000, 1000)
+
+
+def test_cancel_stops_an_evaluation_and_keeps_the_last_one(window, qtbot, monkeypatch):
+    place = open_evaluate_place(window, qtbot)
+    monkeypatch.setattr("gui.evaluate.jobs.CHUNK", 1)      # a thousand steps: a long one
+    reports = []
+    place.evaluation_progress.connect(lambda done, total: reports.append(done))
+    before = place.evaluation
+    place.refresh_button.click()
+    qtbot.waitUntil(lambda: len(reports) >= 3, timeout=WAIT_MS)
+    qtbot.mouseClick(window.evaluation_task.cancel_button, Qt.MouseButton.LeftButton)
+    assert not window.evaluation_task.isVisible()
+    assert window.statusBar().currentMessage() == "Evaluation cancelled"
+    assert place.status.text() == "evaluation cancelled"
+    qtbot.wait(300)                     # the worker hears the cancel at its next image
+    stopped_at = len(reports)
+    qtbot.wait(500)
+    assert len(reports) == stopped_at and max(reports) < 1000
+    assert place.evaluation is before
+    # The next evaluation runs to the end.
+    monkeypatch.setattr("gui.evaluate.jobs.CHUNK", 100)
+    place.refresh_button.click()
+    qtbot.waitUntil(lambda: place.evaluation is not before, timeout=WAIT_MS)
+    assert not window.evaluation_task.isVisible()
