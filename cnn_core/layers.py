@@ -76,15 +76,14 @@ def _clear_padding(cols, N, H, W):
 
 
 def _clear_padding_by_slices(cols, N, H, W):
-    """:func:`_clear_padding` as two slice stores per tap: in the first row, the
-    taps with ``dy == 0`` look above the image, in the first column those with
-    ``dx == 0`` look left of it, and so on."""
-    for k, (dy, dx) in enumerate(_TAPS):
-        tap = cols[:, k].reshape(-1, N, H, W)
-        if dy != 1:
-            tap[:, :, 0 if dy == 0 else -1, :] = 0
-        if dx != 1:
-            tap[:, :, :, 0 if dx == 0 else -1] = 0
+    """:func:`_clear_padding` as four slice stores: the taps of the top row of the
+    kernel (``dy == 0``, taps 0-2) see padding in the image's first row, those
+    of its left column (``dx == 0``, taps 0, 3, 6) in its first column, and so on."""
+    taps = cols.reshape(len(cols), 3, 3, N, H, W)       # (C, dy, dx, N, H, W)
+    taps[:, 0, :, :, 0, :] = 0
+    taps[:, 2, :, :, -1, :] = 0
+    taps[:, :, 0, :, :, 0] = 0
+    taps[:, :, 2, :, :, -1] = 0
 
 
 @functools.lru_cache(maxsize=32)
@@ -95,31 +94,30 @@ def _padding_index(N, H, W):
     return np.flatnonzero(marks == 0)
 
 
-@functools.lru_cache(maxsize=32)
-def _tap_ranges(H, W, size):
-    """For each tap: ``(k, s, lo, hi)`` where the tap sees, at flat output
-    index ``q`` in ``[lo, hi)`` of a ``(N, H, W)`` block of ``size`` pixels, the
-    input pixel ``q + s`` (wrong only where :func:`_clear_padding` zeroes it)."""
-    ranges = []
-    for k, (dy, dx) in enumerate(_TAPS):
-        s = (dy - 1) * W + (dx - 1)
-        lo = max(0, -s)
-        ranges.append((k, s, lo, max(lo, size - max(0, s))))   # empty for tiny images
-    return tuple(ranges)
-
-
-def im2col(x, cols):
+def im2col(x, cols, bordered=None):
     """Fill ``cols (C, 9, N*H*W)`` with what each tap sees of ``x (C, N, H, W)``.
 
-    Seen flat, a tap's view of the image is the image shifted by a constant
-    offset, so each tap is one contiguous copy per channel; the pixels that
-    the shift wraps round a row or image edge are the padding, set to zero.
+    Seen flat, a tap's view of the images is the images shifted by a constant
+    offset, ``(dy - 1) * W + (dx - 1)``.  So ``x`` is copied into ``bordered``
+    with a margin of ``W + 1`` on each side, all nine shifted views are one
+    strided view of that, and one copy fills ``cols``.  The entries a shift
+    wraps round a row or past the margin are the padding, and are set to zero.
+
+    ``bordered``: flat scratch of ``C * (N*H*W + 2*(W+1))`` elements of ``x``'s
+    dtype, reused across calls; its margins need no zeroing.
     """
     C, N, H, W = x.shape
-    size = N * H * W
-    flat = x.reshape(C, size)
-    for k, s, lo, hi in _tap_ranges(H, W, size):
-        cols[:, k, lo:hi] = flat[:, lo + s:hi + s]
+    size, margin = N * H * W, W + 1
+    width = size + 2 * margin
+    if bordered is None:
+        bordered = np.empty(C * width, x.dtype)
+    bordered = bordered.reshape(C, width)
+    bordered[:, margin:margin + size] = x.reshape(C, size)
+    item = bordered.itemsize
+    taps = np.lib.stride_tricks.as_strided(
+        bordered, shape=(C, 3, 3, size), strides=(width * item, W * item, item, item),
+        writeable=False)
+    cols.reshape(C, 3, 3, size)[...] = taps
     _clear_padding(cols, N, H, W)
 
 
@@ -127,16 +125,17 @@ def col2im(dcols, shape):
     """The adjoint of :func:`im2col`: add each tap's gradient back onto the pixel it saw.
 
     ``dcols : (C, 9, N*H*W)`` (its padding entries are zeroed in place);
-    returns ``(C, N, H, W)``.  The taps are added in order, one contiguous
-    shifted add each.
+    returns ``(C, N, H, W)``, a view.  The taps are added in order, each one
+    contiguous shifted add into an array with the same margins as in im2col.
     """
     C, N, H, W = shape
-    size = N * H * W
+    size, margin = N * H * W, W + 1
     _clear_padding(dcols, N, H, W)
-    grad = np.zeros((C, size), dcols.dtype)
-    for k, s, lo, hi in _tap_ranges(H, W, size):
-        grad[:, lo + s:hi + s] += dcols[:, k, lo:hi]
-    return grad.reshape(shape)
+    bordered = np.zeros((C, size + 2 * margin), dcols.dtype)
+    for k, (dy, dx) in enumerate(_TAPS):
+        start = dy * W + dx           # margin + the tap's shift
+        bordered[:, start:start + size] += dcols[:, k]
+    return bordered[:, margin:margin + size].reshape(shape)
 
 
 class Conv2D(Layer):
@@ -158,6 +157,7 @@ class Conv2D(Layer):
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self._cols = None       # (C*9 + 1, N*H*W): what the nine taps see, and ones
         self._cols_storage = None
+        self._bordered_storage = None   # im2col's scratch
         self._input_shape = None
 
     def spec(self):
@@ -174,18 +174,18 @@ class Conv2D(Layer):
         self.params["weight"][...] = w
         self.params["bias"][...] = 0
 
-    def _cols_buffer(self, shape, dtype):
-        """The im2col work array, carved from storage that only grows.
+    def _scratch(self, attr, size, dtype):
+        """A flat work array of ``size`` elements, carved from storage that only grows.
 
         Reusing memory across batches avoids page-faulting fresh pages every step,
         and a smaller batch (the last of an epoch, one image to explain) reuses
         the storage of a larger one instead of allocating again.
         """
-        size = int(np.prod(shape))
-        storage = self._cols_storage
+        storage = getattr(self, attr)
         if storage is None or storage.size < size or storage.dtype != dtype:
-            storage = self._cols_storage = np.empty(size, dtype)
-        return storage[:size].reshape(shape)
+            storage = np.empty(size, dtype)
+            setattr(self, attr, storage)
+        return storage[:size]
 
     def forward(self, x):
         x = np.ascontiguousarray(x)
@@ -193,8 +193,9 @@ class Conv2D(Layer):
         F, K, size = self.out_channels, C * 9, N * H * W
         # A row of ones under the taps carries the bias through the GEMM: that
         # saves a pass over the output here and the bias gradient's sum later.
-        cols = self._cols = self._cols_buffer((K + 1, size), x.dtype)
-        im2col(x, cols[:K].reshape(C, 9, size))
+        cols = self._cols = self._scratch("_cols_storage", (K + 1) * size, x.dtype).reshape(K + 1, size)
+        im2col(x, cols[:K].reshape(C, 9, size),
+               self._scratch("_bordered_storage", C * (size + 2 * (W + 1)), x.dtype))
         cols[K] = 1
         weight_and_bias = np.empty((F, K + 1), x.dtype)
         weight_and_bias[:, :K] = self.params["weight"].reshape(F, K)
