@@ -51,12 +51,14 @@ class Network:
     def __init__(self, architecture=None, seed=None):
         self.architecture = [dict(s) for s in (architecture or default_architecture())]
         self.layers = [layer_from_spec(s) for s in self.architecture]
-        self._check_shapes()
+        self.output_shapes = self._check_shapes()
         if seed is not None:
             self.initialize(seed)
 
     def _check_shapes(self):
-        shape = INPUT_SHAPE
+        """Check that the layers fit together; return each one's output shape for one
+        image, by name (``(C, H, W)`` for feature maps, ``(F,)`` for rows)."""
+        shape, shapes = INPUT_SHAPE, {}
         for layer in self.layers:
             if isinstance(layer, Conv2D) and shape[0] != layer.in_channels:
                 raise ValueError(f"{layer.name} expects {layer.in_channels} channels, gets {shape[0]}")
@@ -64,9 +66,10 @@ class Network:
                 raise ValueError(f"{layer.name} expects {layer.in_features} features, gets {shape}")
             if isinstance(layer, MaxPool2D) and (shape[1] % 2 or shape[2] % 2):
                 raise ValueError(f"{layer.name} needs even height and width, gets {shape}")
-            shape = layer.output_shape(shape)
+            shape = shapes[layer.name] = layer.output_shape(shape)
         if shape != (NUM_CLASSES,):
             raise ValueError(f"the network must end in {NUM_CLASSES} scores, not {shape}")
+        return shapes
 
     def initialize(self, seed):
         """He-initialise every conv and dense layer from ``seed`` (reproducible)."""

@@ -167,12 +167,7 @@ def logits_beside(network, image, inputs, chunk=256):
 
 def map_layer_names(network):
     """Names of the layers whose outputs are feature maps ``(C, N, H, W)``."""
-    names, shape = [], INPUT_SHAPE
-    for layer in network.layers:
-        shape = layer.output_shape(shape)
-        if len(shape) == 3:
-            names.append(layer.name)
-    return names
+    return [name for name, shape in network.output_shapes.items() if len(shape) == 3]
 
 
 def layer_index(network, name):
