@@ -7,13 +7,14 @@ move across training it is the network that moved, not the axes.
 import numpy as np
 
 from ..errors import ConfigError
+from ..network import CHUNK
 from .passes import as_batch, layer_index
 
 #: The layer whose output is embedded: fc1 after its ReLU, 128 units.
 EMBEDDING_LAYER = "relu5"
 
 
-def dense_features(network, images, layer=EMBEDDING_LAYER, chunk=256):
+def dense_features(network, images, layer=EMBEDDING_LAYER, chunk=CHUNK):
     """The output of a dense (or any) layer for many images, ``(N, F)`` float32.
 
     Parameters

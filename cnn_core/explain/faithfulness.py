@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..losses import softmax
+from ..network import CHUNK
 from .passes import SIDE, as_batch
 
 #: Pixels changed between two points of a curve: 784 / 16 = 49 steps.
@@ -47,7 +48,7 @@ def random_heatmaps(count, seed=0):
 
 
 def perturbation_curves(network, images, heatmaps, targets, mode="deletion",
-                        pixels_per_step=PIXELS_PER_STEP, fill=0.0, chunk=512):
+                        pixels_per_step=PIXELS_PER_STEP, fill=0.0, chunk=CHUNK):
     """Deletion or insertion curves, all steps of an image in batched passes.
 
     Parameters

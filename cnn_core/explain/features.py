@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..layers import Conv2D, MaxPool2D
+from ..network import CHUNK
 from .backprop import backward
 from .passes import SIDE, as_batch, check_map_layer, forward_to, layer_index
 
@@ -123,7 +124,7 @@ class TopPatches:
     corners: np.ndarray      # (k, 2) input (row, column) of each patch's top-left
 
 
-def top_patches(network, images, layer, channel, k=9, chunk=250):
+def top_patches(network, images, layer, channel, k=9, chunk=CHUNK):
     """The ``k`` receptive-field crops, one per image, that excite a channel most.
 
     Parameters

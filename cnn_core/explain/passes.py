@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import ConfigError, ImageError
 from ..layers import Conv2D, ReLU
-from ..network import INPUT_SHAPE, NUM_CLASSES
+from ..network import CHUNK, INPUT_SHAPE, NUM_CLASSES
 from ..preprocessing import resampling_matrix
 from .backprop import backward
 
@@ -117,7 +117,7 @@ def per_image_choices(target, contrast, n):
     return list(zip(targets, contrasts))
 
 
-def gradients_beside(network, image, inputs, target=None, contrast=None, chunk=256):
+def gradients_beside(network, image, inputs, target=None, contrast=None, chunk=CHUNK):
     """Input gradients of variants of one image, with the image itself in the batch.
 
     The image rides along in the first chunk, so its logits (which decide the
@@ -156,7 +156,7 @@ def gradients_beside(network, image, inputs, target=None, contrast=None, chunk=2
         np.concatenate(grads)[1:]
 
 
-def logits_beside(network, image, inputs, chunk=256):
+def logits_beside(network, image, inputs, chunk=CHUNK):
     """Logits of ``image (1, 28, 28)`` and of its variants ``inputs (M, 1, 28, 28)``,
     in the same batches (see :func:`gradients_beside`); returns ``(10,)`` and ``(M, 10)``."""
     logits = network.predict_logits(np.concatenate([image[None], inputs]), chunk)
