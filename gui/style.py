@@ -128,6 +128,26 @@ def level_bar(layout, row, col, colour_map, **span):
     return bar
 
 
+def nice_top(value, floor=1e-6):
+    """The smallest of 1, 2, 5, 10, 20, ... times a power of ten that is at least ``value``.
+
+    Images whose levels are rounded up this way keep their colour bar's scale
+    (and its ticks and labels) while a drawing changes, instead of relaying
+    out the bar on every pen move.
+    """
+    value = max(float(value), floor)
+    if not math.isfinite(value):
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(value))
+    return next(step * power for step in (1, 2, 5, 10) if step * power >= value * (1 - 1e-9))
+
+
+def set_bar_levels(bar, levels):
+    """``bar.setLevels(levels)``, skipped when they are already set (a relayout saved)."""
+    if tuple(bar.levels()) != tuple(levels):
+        bar.setLevels(levels)
+
+
 def decade_range(values, floor=1e-6):
     """``(low, high)`` whole powers of ten around the positive finite ``values``, as log10.
 

@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from ..style import level_bar
+from ..style import level_bar, nice_top, set_bar_levels
 from .images import ACTIVATION_COLOUR_MAP, GAP_BACKGROUND, image_view, mosaic, tile_at
 
 TIP = ("<p>Every channel of every layer for the current drawing, brighter is stronger. "
@@ -99,11 +99,11 @@ class ActivationGrids(QWidget):
             value = outputs[name]
             # A dense layer's units are shown as a small image, 16 to a row.
             maps = value if value.ndim == 3 else value.reshape(1, -1, MAX_COLUMNS)
-            levels = (0, max(float(maps.max()), 1e-6))
+            levels = (0, nice_top(maps.max()))
             tiles = mosaic(maps, self._columns(len(maps)))
             resized = self._shapes.get(name) != tiles.shape
             self.images[name].setImage(tiles, autoLevels=False, levels=levels)
-            self.colour_bars[name].setLevels(levels)
+            set_bar_levels(self.colour_bars[name], levels)
             self._shapes[name] = tiles.shape
             if resized:
                 self.images[name].getViewBox().autoRange(padding=0.01)
@@ -137,9 +137,9 @@ class ActivationGrids(QWidget):
         maps = self._outputs[name]
         resized = self.zoom.image is None or self.zoom.image.shape != maps.shape[1:]
         # The layer's levels, so an enlarged channel is as bright as its tile.
-        levels = (0, max(float(maps.max()), 1e-6))
+        levels = (0, nice_top(maps.max()))
         self.zoom.setImage(maps[channel], autoLevels=False, levels=levels)
-        self.zoom_bar.setLevels(levels)
+        set_bar_levels(self.zoom_bar, levels)
         self.zoom_bar.setVisible(True)
         self.zoom_title.setText(f"{name} channel {channel}: max {maps[channel].max():.2f}",
                                 size="8pt")

@@ -5,7 +5,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from ..style import level_bar, muted
+from ..style import level_bar, muted, nice_top, set_bar_levels
 from .images import ACTIVATION_COLOUR_MAP, GAP_BACKGROUND, image_view, mosaic
 
 TIP = ("<p>Left: the 28×28 input that makes this channel's mean output largest, found by "
@@ -104,9 +104,9 @@ class FeaturePanel(QWidget):
         tiles = mosaic(features.patches, 3)
         for item, bar, picture in ((self.image, self.image_bar, features.image),
                                    (self.patches, self.patches_bar, tiles)):
-            levels = (0, max(float(np.nanmax(picture)), 1e-6))
+            levels = (0, nice_top(np.nanmax(picture)))
             item.setImage(picture, autoLevels=False, levels=levels)
-            bar.setLevels(levels)
+            set_bar_levels(bar, levels)
             item.getViewBox().autoRange(padding=0.02)
         side = features.patches.shape[-1]
         self.status.setText(f"{features.layer} channel {features.channel}: patches of "
