@@ -114,7 +114,8 @@ class Network:
 
     @property
     def dtype(self):
-        return next(self.named_params())[1].dtype
+        """The parameters' dtype (float32, or float64 for gradient checks)."""
+        return next(layer.params["weight"].dtype for layer in self.layers if layer.params)
 
     def copy(self, dtype=None):
         """Return an independent network: copied weights, its own caches and gradients.
