@@ -186,7 +186,9 @@ def table(r):
         return f"{r[a] / r[b]:.2f}" if r.get(a) and r.get(b) else "n/a"
 
     def ms(key):
-        return f"{r[key] * 1e3:.1f} ms" if r.get(key) else "n/a"
+        if not r.get(key):
+            return "n/a"
+        return f"{r[key] * 1e3:.2f} ms" if r[key] < 0.01 else f"{r[key] * 1e3:.1f} ms"
     rows = [
         ("training epoch, 2,000 images, batch 64", ms("engine_epoch_s"), ms("torch_epoch_s"),
          f"engine/torch {ratio('engine_epoch_s', 'torch_epoch_s')}, "
