@@ -18,6 +18,7 @@ HISTORY_COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_acc
                    "seconds", "lr")
 BACKGROUND = (255, 255, 255)
 CAPTION_HEIGHT = 16
+BAR_HEIGHT = 8
 FRAME_MS = 700
 
 
@@ -50,9 +51,12 @@ def kernels_gif(snapshots, conv_names, path, scale=2):
     table = lookup_table(KERNEL_COLOUR_MAP)
     frames = []
     for epoch in sorted(snapshots):
-        tiles = [_coloured(*kernel_mosaic(snapshots[epoch][f"{name}.weight"]), table)
-                 for name in conv_names]
-        frames.append(_captioned(_side_by_side(tiles, scale), f"epoch {epoch}"))
+        tiles = []
+        for name in conv_names:
+            mosaic, limit = kernel_mosaic(snapshots[epoch][f"{name}.weight"])
+            tile = _enlarged(_coloured(mosaic, limit, table), scale)
+            tiles.append(_with_scale(tile, table, (f"-{limit:.2g}", "0", f"+{limit:.2g}")))
+        frames.append(_captioned(_side_by_side(tiles), f"epoch {epoch}"))
     _write_gif(frames, path)
 
 
@@ -67,8 +71,8 @@ def gradcam_gif(digit, frames, path, scale=8):
     table = lookup_table(HEAT_COLOUR_MAP)
     images = []
     for epoch, heatmap, predicted, probability in frames:
-        rgb = heat_over_digit(digit, heatmap, table)
-        image = Image.fromarray(rgb).resize((28 * scale, 28 * scale), Image.Resampling.NEAREST)
+        image = _with_scale(_enlarged(heat_over_digit(digit, heatmap, table), scale), table,
+                            ("0", "Grad-CAM", "1"))
         images.append(_captioned(image, f"epoch {epoch}: {predicted} ({probability:.0%})"))
     _write_gif(images, path)
 
@@ -82,14 +86,40 @@ def _coloured(mosaic, limit, table):
     return rgb
 
 
-def _side_by_side(tiles, scale, gap=8):
-    height = max(t.shape[0] for t in tiles) * scale
-    width = sum(t.shape[1] * scale for t in tiles) + gap * (len(tiles) - 1)
+def _enlarged(rgb, scale):
+    """An ``(H, W, 3)`` uint8 picture as a PIL image ``scale`` times larger, pixels kept sharp."""
+    return Image.fromarray(rgb).resize((rgb.shape[1] * scale, rgb.shape[0] * scale),
+                                       Image.Resampling.NEAREST)
+
+
+def _with_scale(image, table, labels):
+    """``image`` over a colour bar of its colour map ``table``, labelled (left, middle, right).
+
+    The bar is at least wide enough for its end labels; a narrower image is centred over it.
+    """
+    left, middle, right = labels
+    measure = ImageDraw.Draw(image).textlength
+    width = max(image.width, int(measure(left) + measure(right)) + 8)
+    strip = table[np.linspace(0, 255, width).astype(np.uint8)]
+    bar = Image.fromarray(np.repeat(strip[None], BAR_HEIGHT, axis=0).astype(np.uint8))
+    framed = Image.new("RGB", (width, image.height + BAR_HEIGHT + CAPTION_HEIGHT), BACKGROUND)
+    framed.paste(image, ((width - image.width) // 2, 0))
+    framed.paste(bar, (0, image.height))
+    draw = ImageDraw.Draw(framed)
+    top = image.height + BAR_HEIGHT + 2
+    draw.text((0, top), left, fill=(0, 0, 0))
+    draw.text((width - measure(right), top), right, fill=(0, 0, 0))
+    if measure(middle) + 8 <= width - measure(left) - measure(right):   # room for it too
+        draw.text(((width - measure(middle)) / 2, top), middle, fill=(0, 0, 0))
+    return framed
+
+
+def _side_by_side(images, gap=8):
+    height = max(image.height for image in images)
+    width = sum(image.width for image in images) + gap * (len(images) - 1)
     canvas = Image.new("RGB", (width, height), BACKGROUND)
     x = 0
-    for tile in tiles:
-        image = Image.fromarray(tile).resize((tile.shape[1] * scale, tile.shape[0] * scale),
-                                             Image.Resampling.NEAREST)
+    for image in images:
         canvas.paste(image, (x, 0))
         x += image.width + gap
     return canvas

@@ -162,6 +162,39 @@ def test_exports_write_valid_png_gif_and_csv(window, qtbot, tmp_path):
     assert all(float(value) >= 0 for row in rows[1:] for value in row)
 
 
+def test_gif_frames_carry_a_colour_bar_of_their_map(qapp, tmp_path):
+    """Under each animated heat map and kernel grid: its colour map from end to end."""
+    from gui.draw.images import HEAT_COLOUR_MAP, lookup_table
+    from gui.style import KERNEL_COLOUR_MAP
+
+    def frame(name):
+        with Image.open(tmp_path / name) as image:
+            return np.asarray(image.convert("RGB")).astype(int)
+
+    def close(pixels, colours, tolerance=40):     # GIF palettes round colours a little
+        return np.abs(np.asarray(pixels) - np.asarray(colours)).max() <= tolerance
+
+    digit = np.zeros((28, 28), np.float32)
+    digit[4:24, 12:16] = 1.0
+    heat = np.random.default_rng(0).random((28, 28)).astype(np.float32)
+    export.gradcam_gif(digit, [(1, heat, 1, 0.9), (2, heat, 1, 0.95)], tmp_path / "g.gif")
+    pixels = frame("g.gif")
+    bar_row = export.CAPTION_HEIGHT + 28 * 8 + export.BAR_HEIGHT // 2   # caption, map, bar
+    table = lookup_table(HEAT_COLOUR_MAP)[np.linspace(0, 255, pixels.shape[1]).astype(int)]
+    assert close(pixels[bar_row], table)
+
+    network = load_model(paths.SHIPPED_MODEL)[0]
+    export.kernels_gif({0: network.state_dict()}, network.conv_layer_names(), tmp_path / "k.gif")
+    pixels = frame("k.gif")
+    # The tallest grid (conv4, on the right) ends its frame: caption, grid, bar, labels.
+    bar_row = pixels.shape[0] - export.CAPTION_HEIGHT - export.BAR_HEIGHT // 2
+    table = lookup_table(KERNEL_COLOUR_MAP).astype(int)
+    row = pixels[bar_row]
+    assert close(row[-1], table[-1])
+    for end in (table[0], table[128]):
+        assert any(close(pixel, end) for pixel in row), end
+
+
 def test_help_explains_the_ideas_and_credits_mnist(window):
     window.show_how_it_works()
     tabs = window.how_it_works.tabs
