@@ -5,9 +5,7 @@ the explanation blended over it in a perceptually uniform colour map and a
 colour bar beside it.  The command also prints the prediction and the
 deletion AUC of the explanation next to that of a random pixel order.
 """
-import os
 import signal
-import tempfile
 import threading
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from cnn_core import paths
+from cnn_core.atomic import atomic_write
 from cnn_core.errors import ConfigError
 from cnn_core.explain.api import METHODS
 from cnn_core.explain.cam import CAM_METHODS
@@ -188,17 +187,9 @@ def _font(size):
 
 def _save(picture, path):
     # Written beside the target and renamed over it, so Ctrl+C never leaves half a PNG.
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as handle:
+        with atomic_write(path) as handle:
             picture.save(handle, format="PNG")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
-        raise
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
 

@@ -12,8 +12,6 @@ dimensions ``ndim``, then ``ndim`` 32-bit sizes, then the values in C order.
 import functools
 import gzip
 import math
-import os
-import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from cnn_core import paths
+from cnn_core.atomic import atomic_write
 from cnn_core.errors import ConfigError, DataError
 
 #: IDX type code -> big-endian dtype of the stored values.
@@ -52,11 +51,10 @@ MNIST_FILES = MNIST_TRAIN_FILES + MNIST_TEST_FILES
 # IDX files
 # ---------------------------------------------------------------------------
 
-def _read_bytes(path):
-    """Return the (decompressed) contents of ``path``, or raise DataError."""
-    name = path.name
+def _read_bytes(path, name):
+    """Return the (decompressed, if ``name`` ends in .gz) contents of ``path``, or raise DataError."""
     try:
-        if path.suffix == ".gz":
+        if name.endswith(".gz"):
             with gzip.open(path, "rb") as stream:
                 return stream.read()
         return path.read_bytes()
@@ -86,13 +84,17 @@ def _what(dims, dtype):
     return "values"
 
 
-def read_idx(path):
+def read_idx(path, name=None):
     """Read an IDX file, raw or gzip-compressed (when the name ends in ``.gz``).
 
     Parameters
     ----------
     path : str or Path
         The file, e.g. ``train-images-idx3-ubyte.gz``.
+    name : str or None
+        The file's name in messages, whose ending says whether it is gzip
+        (default: ``path``'s; a download checks its temporary file by the
+        name it will have).
 
     Returns
     -------
@@ -109,8 +111,8 @@ def read_idx(path):
         announces.
     """
     path = Path(path)
-    data = _read_bytes(path)
-    name = path.name
+    name = name or path.name
+    data = _read_bytes(path, name)
     if len(data) < 4:
         raise DataError(f"{name}: not an IDX file: only {len(data)} bytes long")
     zero1, zero2, code, ndim = data[:4]
@@ -175,21 +177,13 @@ def write_idx(path, array):
     header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
         int(n).to_bytes(4, "big") for n in array.shape)
     body = np.ascontiguousarray(array).tobytes()
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        # mkstemp makes the file private (0600); a data file is for everyone to read.
-        os.chmod(tmp_name, 0o644)
-        with os.fdopen(fd, "wb") as raw:
-            if path.suffix == ".gz":
-                # filename is given so the temporary name never lands in the header.
-                with gzip.GzipFile(filename=path.name, fileobj=raw, mode="wb", mtime=0) as gz:
-                    gz.write(header + body)
-            else:
-                raw.write(header + body)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as raw:
+        if path.suffix == ".gz":
+            # filename is given so the temporary name never lands in the header.
+            with gzip.GzipFile(filename=path.name, fileobj=raw, mode="wb", mtime=0) as gz:
+                gz.write(header + body)
+        else:
+            raw.write(header + body)
 
 
 def load_images_and_labels(images_path, labels_path):

@@ -11,13 +11,13 @@ Run ``python main.py download`` to download from the command line.
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 from cnn_core import paths
+from cnn_core.atomic import atomic_write
 from cnn_core.data import read_idx
 from cnn_core.errors import DataError, DownloadError
 
@@ -125,23 +125,16 @@ def _stream(url, out, name, progress, should_cancel, timeout):
 
 def _fetch(url, final, md5, progress, should_cancel, timeout):
     """Download ``url`` to ``final`` through a verified temporary file."""
-    fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=".partial-", suffix="-" + final.name)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            got = _stream(url, out, final.name, progress, should_cancel, timeout)
+    # Also on cancel and Ctrl+C: no partial file may outlive the attempt.
+    with atomic_write(final) as out:
+        got = _stream(url, out, final.name, progress, should_cancel, timeout)
         if got != md5:
             raise _MirrorFailed(f"checksum mismatch (md5 {got}, expected {md5})")
+        out.flush()
         try:
-            read_idx(tmp)
+            read_idx(out.name, name=final.name)
         except DataError as exc:
             raise _MirrorFailed(f"not a valid IDX file ({exc})") from None
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the data is not secret
-        os.replace(tmp, final)
-    except BaseException:
-        # Also on cancel and Ctrl+C: no partial file may outlive the attempt.
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _failure_message(name, failures):

@@ -16,10 +16,8 @@ any fault.
 import datetime as _dt
 import json
 import lzma
-import os
 import re
 import stat
-import tempfile
 import time
 import tokenize
 import zipfile
@@ -28,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_write
 from .errors import ModelFileError
 from .network import Network
 
@@ -61,29 +60,17 @@ def save_model(path, network, metadata=None):
     arrays[METADATA_KEY] = np.array(json.dumps(meta))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # mkstemp makes the file private (0600); keep the mode of the file replaced.
-        mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() else 0o644
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() else 0o644   # keep it
+        with atomic_write(path, mode, durable=True) as handle:
+            np.savez(handle, **arrays)
     except OSError as exc:
         raise ModelFileError(f"cannot save {path}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ModelFileError(f"cannot save {path}: {exc.strerror or exc}") from None
-        raise
     _remove_stale_temps(path)
 
 
 def _remove_stale_temps(path):
     """Delete ``.NAME.XXXXXXXX.tmp`` files beside ``path`` left by killed saves of it."""
-    # mkstemp's random part has no dots, so another file's temporaries never match.
+    # The random part has no dots, so another file's temporaries never match.
     pattern = re.compile(re.escape(f".{path.name}.") + r"[^.]+\.tmp")
     cutoff = time.time() - STALE_TEMP_SECONDS
     try:
