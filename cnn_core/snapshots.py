@@ -10,6 +10,7 @@ weights.  The folder is removed when the store is closed or garbage-collected.
 When it cannot be written, the store keeps everything in memory, as before.
 """
 import logging
+import os
 import shutil
 import tempfile
 import weakref
@@ -22,6 +23,39 @@ log = logging.getLogger(__name__)
 
 #: Epochs after epoch 0 kept in memory: the live one and the one before it.
 KEEP_RECENT = 2
+#: Spill folders are named ``ecnn-snapshots-<pid>-<random>``, so an orphan can be told apart.
+PREFIX = "ecnn-snapshots-"
+
+
+def remove_orphans(parent=None):
+    """Remove the spill folders of processes that no longer run (killed with ``kill -9``,
+    or by a power cut), in ``parent`` (default: the system's temporary folder).
+
+    Only on POSIX, where ``os.kill(pid, 0)`` asks whether a process exists
+    (on Windows it would end it).  Folders of living processes, and anything
+    not named like a spill folder, are left alone.
+    """
+    if os.name != "posix":
+        return
+    folder = Path(parent or tempfile.gettempdir())
+    try:
+        candidates = list(folder.glob(f"{PREFIX}*-*"))
+    except OSError:
+        return
+    for candidate in candidates:
+        pid = candidate.name[len(PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and candidate.is_dir() and not _running(int(pid)):
+            shutil.rmtree(candidate, ignore_errors=True)
+
+
+def _running(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True         # it exists but is not ours to signal
+    return True
 
 
 def read_only(state):
@@ -148,8 +182,10 @@ class SnapshotStore(Mapping):
 
     def _make_folder(self):
         if self._folder is None:
+            remove_orphans(self._parent)
             try:
-                self._folder = Path(tempfile.mkdtemp(prefix="ecnn-snapshots-", dir=self._parent))
+                self._folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-",
+                                                     dir=self._parent))
             except OSError as exc:
                 self._give_up_disk(f"cannot make a temporary folder: {exc.strerror or exc}")
                 return False

@@ -1,5 +1,9 @@
 """The epoch snapshot store: exact weights back from disk, little in memory, nothing left over."""
 import gc
+import os
+import signal
+import subprocess
+import sys
 import logging
 import weakref
 
@@ -156,3 +160,33 @@ def test_a_write_that_fails_halfway_keeps_the_epoch_in_memory(store, monkeypatch
 def test_keep_recent_must_keep_the_latest():
     with pytest.raises(ValueError, match="keep_recent"):
         SnapshotStore(keep_recent=0)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="orphans are found by process id on POSIX")
+def test_a_killed_process_s_spill_folder_is_removed_by_the_next_store(tmp_path):
+    """A store killed with kill -9 leaves its folder; the next store to spill removes it."""
+    child = subprocess.run([sys.executable, "-c", KILLED_WHILE_SPILLED, str(tmp_path)],
+                           capture_output=True, text=True, timeout=60)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    orphan, = tmp_path.glob("ecnn-snapshots-*")
+    mine = tmp_path / f"ecnn-snapshots-{os.getpid()}-alive"   # a living process's folder
+    mine.mkdir()
+    unrelated = tmp_path / "ecnn-snapshots-notes"
+    unrelated.mkdir()
+    store = SnapshotStore(keep_recent=1, directory=tmp_path)
+    for epoch in range(3):
+        store[epoch] = state_of(epoch)
+    assert not orphan.exists()
+    assert mine.exists() and unrelated.exists() and store.folder.exists()
+
+
+KILLED_WHILE_SPILLED = """
+import os, signal, sys
+from cnn_core.network import Network
+from cnn_core.snapshots import SnapshotStore
+store = SnapshotStore(keep_recent=1, directory=sys.argv[1])
+for epoch in range(3):
+    store[epoch] = Network(seed=epoch).state_dict()
+assert store.on_disk
+os.kill(os.getpid(), signal.SIGKILL)
+"""
