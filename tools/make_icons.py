@@ -1,4 +1,4 @@
-"""Draw the app icon: an SVG and PNGs at the usual sizes, from one description.
+"""Draw the app icon: an SVG, PNGs at the usual sizes and a Windows .ico, from one description.
 
 The icon is a handwritten "7" on dark paper under a Grad-CAM-like glow, with a
 3×3 kernel grid in the corner.  Run from the repository root::
@@ -86,6 +86,9 @@ def main():
     (OUT / "explainable-cnn.svg").write_text(svg())
     for size in SIZES:
         png(size).save(OUT / f"explainable-cnn-{size}.png", optimize=True)
+    # Windows shortcuts take an .ico holding several sizes.
+    png(256).save(OUT / "explainable-cnn.ico",
+                  sizes=[(size, size) for size in SIZES if size <= 256])
     print(f"wrote {OUT}")
 
 

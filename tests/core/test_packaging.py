@@ -47,3 +47,13 @@ def test_installed_command_finds_the_bundled_model_and_data(installed):
                               "import cnn_core; print(cnn_core.__file__)"],
                              cwd=installed, capture_output=True, text=True)
     assert str(installed) in located.stdout, "imported the checkout, not the installed copy"
+
+
+def test_installed_package_carries_the_icons(installed):
+    located = subprocess.run([str(installed / "bin" / "python"), "-c",
+                              "from cnn_core import paths; print(paths.RESOURCES_DIR)"],
+                             cwd=installed, capture_output=True, text=True)
+    icons = Path(located.stdout.strip()) / "icons"
+    assert str(installed) in str(icons), located.stderr
+    for name in ("explainable-cnn.svg", "explainable-cnn-256.png", "explainable-cnn.ico"):
+        assert (icons / name).stat().st_size > 0, name
