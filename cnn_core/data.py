@@ -374,13 +374,24 @@ def load_mnist(cache_dir=None):
     DataError
         If the files are not downloaded yet, or are damaged.
     """
+    cache_dir = _mnist_cache(cache_dir)
+    train = load_images_and_labels(*(cache_dir / name for name in MNIST_TRAIN_FILES))
+    return Split(*train, "train"), load_mnist_test(cache_dir)
+
+
+def load_mnist_test(cache_dir=None):
+    """Only the 10,000 test images of full MNIST (a :class:`Split`); see :func:`load_mnist`."""
+    cache_dir = _mnist_cache(cache_dir)
+    return Split(*load_images_and_labels(*(cache_dir / name for name in MNIST_TEST_FILES)), "test")
+
+
+def _mnist_cache(cache_dir):
+    """The download cache folder, or DataError when full MNIST is not all there."""
     cache_dir = Path(cache_dir) if cache_dir is not None else paths.mnist_cache_dir()
     if not all((cache_dir / name).is_file() for name in MNIST_FILES):
         raise DataError("full MNIST is not downloaded yet; download it from the app, or run "
                         "`python main.py download` (the bundled sample works without it)")
-    train = load_images_and_labels(*(cache_dir / name for name in MNIST_TRAIN_FILES))
-    test = load_images_and_labels(*(cache_dir / name for name in MNIST_TEST_FILES))
-    return Split(*train, "train"), Split(*test, "test")
+    return cache_dir
 
 
 def load_dataset(name, seed=0):
@@ -410,4 +421,17 @@ def load_dataset(name, seed=0):
         return load_sample(seed)
     if name == "mnist":
         return load_mnist()
+    raise ConfigError(f"unknown data set {name!r}; choose 'sample' or 'mnist'")
+
+
+def load_validation(name, seed=0):
+    """The images a data set is judged on, without loading its training part.
+
+    ``"sample"``: the bundled 1,000 validation images; ``"mnist"``: the 10,000
+    MNIST test images.  Raises as :func:`load_dataset`.
+    """
+    if name == "mnist":
+        return load_mnist_test()
+    if name == "sample":
+        return load_sample(seed)[1]
     raise ConfigError(f"unknown data set {name!r}; choose 'sample' or 'mnist'")

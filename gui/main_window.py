@@ -196,6 +196,10 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
         draw.error_occurred.connect(
             lambda title, text: self.show_message(QMessageBox.Icon.Warning, title, text))
         evaluate.example_chosen.connect(draw.show_example)
+        # Evaluate judges on the chosen data set's images (MNIST's test set once it is here).
+        page.dataset.dataset_changed.connect(lambda name, _: evaluate.use_dataset(name))
+        self.downloader.finished.connect(
+            lambda ok, _: ok and evaluate.use_dataset(page.dataset.current[0]))
         task = self.evaluation_task
         evaluate.evaluation_started.connect(task.start)
         evaluate.evaluation_progress.connect(task.set_progress)

@@ -1,16 +1,22 @@
-"""The Evaluate place: how the model on show does on the validation images.
+"""The Evaluate place: how the model on show does on the images it is judged on.
+
+Those are the bundled 1,000 validation images, or the 10,000 MNIST test
+images while full MNIST is the chosen data set.
 
 The evaluation (predictions, confusion matrix, per-class metrics, the dense
 layer's embedding: about a second) runs in a worker thread, latest request
 wins, and can be cancelled.  It is refreshed when an epoch ends, when the
 model on show changes while training is not running, and on demand.
 """
+from dataclasses import dataclass
+
 import numpy as np
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout,
                                QWidget)
 
-from cnn_core.data import load_sample
+from cnn_core.data import load_validation
+from cnn_core.errors import UserError
 from cnn_core.metrics import misclassified
 
 from ..draw.background import BackgroundRunner
@@ -19,6 +25,27 @@ from .confusion import ConfusionView
 from .embedding import EmbeddingMap
 from .jobs import evaluate, network_from_state
 from .tables import Gallery, MetricsTable
+
+
+#: How the summary names each data set's evaluation images.
+JUDGED_ON = {"sample": "validation images", "mnist": "MNIST test images"}
+
+
+@dataclass(frozen=True, eq=False)
+class JudgedImages:
+    """The images an evaluation runs on: ``images`` uint8 ``(N, 28, 28)``, ``inputs``
+    float32 ``(N, 1, 28, 28)``, ``labels`` int64 ``(N,)``, and ``dataset`` by name."""
+
+    dataset: str
+    images: np.ndarray
+    inputs: np.ndarray
+    labels: np.ndarray
+
+    @classmethod
+    def load(cls, dataset):
+        """Load a data set's evaluation images (raises DataError / ConfigError)."""
+        split = load_validation(dataset)
+        return cls(dataset, split.images, split.as_float(), split.labels.astype(np.int64))
 
 
 class EvaluatePlace(QWidget):
@@ -42,9 +69,8 @@ class EvaluatePlace(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.network, self.description, self.training_state = None, "", "idle"
-        validation = load_sample()[1]
-        self.images, self.labels = validation.images, validation.labels.astype(np.int64)
-        self._inputs = validation.as_float()
+        self._judged = JudgedImages.load("sample")     # what the next evaluation runs on
+        self.shown = self._judged                      # what the evaluation on show ran on
         self.evaluation = None
         self._embedding = None          # the fixed basis, fitted at the first evaluation
         self._basis_generation = 0      # counts Reset / Refit axes
@@ -125,6 +151,34 @@ class EvaluatePlace(QWidget):
         self._embedding = None
         self._basis_generation += 1
 
+    @Slot(str)
+    def use_dataset(self, dataset):
+        """Judge on ``dataset``'s evaluation images from now on (``"sample"`` or ``"mnist"``).
+
+        Full MNIST not downloaded (or damaged): the status says so, and the
+        current images stay.
+        """
+        if dataset == self._judged.dataset:
+            return
+        try:
+            self._judged = JudgedImages.load(dataset)
+        except UserError as exc:
+            self.status.setText(f"still on the {JUDGED_ON[self._judged.dataset]}: {exc}")
+            return
+        self.start_session()           # other images: fit the map's axes afresh
+        if self.training_state != "running":
+            self.refresh()
+
+    @property
+    def images(self):
+        """uint8 ``(N, 28, 28)``: the images of the evaluation on show."""
+        return self.shown.images
+
+    @property
+    def labels(self):
+        """int64 ``(N,)``: their labels."""
+        return self.shown.labels
+
     @Slot(object)
     def show_drawing(self, features):
         """Place the current drawing (its dense features ``(F,)``, or None) on the map."""
@@ -161,13 +215,14 @@ class EvaluatePlace(QWidget):
 
     def _submit(self, make_network, description):
         self.status.setText("evaluating…")
-        embedding, inputs, labels = self._embedding, self._inputs, self.labels
+        embedding, judged = self._embedding, self._judged
         cancels, report = self._cancels, self.evaluation_progress.emit
 
         def job():
             # Runs in the worker thread: reading an int and emitting a signal are safe there.
-            return evaluate(make_network(), description, inputs, labels, embedding,
-                            progress=report, cancelled=lambda: self._cancels != cancels)
+            return judged, evaluate(make_network(), description, judged.inputs, judged.labels,
+                                    embedding, progress=report,
+                                    cancelled=lambda: self._cancels != cancels)
         self._basis_tickets[self._runner.submit("evaluate", job)] = self._basis_generation
         self.evaluation_started.emit(description)
 
@@ -188,10 +243,11 @@ class EvaluatePlace(QWidget):
         if not self._basis_tickets:
             self.evaluation_ended.emit(f"Evaluation failed: {message}")
 
-    def _on_done(self, kind, ticket, evaluation):
+    def _on_done(self, kind, ticket, result):
         generation = self._finish(ticket)
-        if generation is None:
+        if generation is None or result[1] is None:     # cancelled
             return
+        self.shown, evaluation = result
         if not self._basis_tickets:
             self.evaluation_ended.emit("")
         self.evaluation = evaluation
@@ -202,7 +258,7 @@ class EvaluatePlace(QWidget):
         mistakes = int((evaluation.predicted != self.labels).sum())
         self.summary.setText(f"<b>{evaluation.description}</b>: accuracy "
                              f"<b>{evaluation.accuracy:.1%}</b> on {len(self.labels):,} "
-                             f"validation images, {mistakes} mistakes")
+                             f"{JUDGED_ON[self.shown.dataset]}, {mistakes} mistakes")
         self.confusion.show_matrix(evaluation.matrix)
         self.metrics.show_metrics(evaluation.per_class)
         self.embedding.show_evaluation(evaluation, self.images)

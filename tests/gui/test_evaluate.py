@@ -2,7 +2,8 @@
 import numpy as np
 from PySide6.QtCore import QPointF, Qt
 
-from cnn_core.data import load_sample
+from cnn_core import paths
+from cnn_core.data import MNIST_TEST_FILES, MNIST_TRAIN_FILES, load_sample, write_idx
 from cnn_core.metrics import confusion_matrix
 
 from .conftest import WAIT_MS, press, wait_idle
@@ -140,3 +141,42 @@ def test_cancel_stops_an_evaluation_and_keeps_the_last_one(window, qtbot, monkey
     place.refresh_button.click()
     qtbot.waitUntil(lambda: place.evaluation is not before, timeout=WAIT_MS)
     assert not window.evaluation_task.isVisible()
+
+
+def put_small_mnist_in_the_cache(test_count):
+    """A stand-in for full MNIST in the (temporary) cache: the sample's images, as the
+    four files the download makes, with ``test_count`` test images."""
+    train, validation = load_sample()
+    cache = paths.mnist_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    for (images_name, labels_name), split, count in ((MNIST_TRAIN_FILES, train, 300),
+                                                     (MNIST_TEST_FILES, validation, test_count)):
+        write_idx(cache / images_name, split.images[:count])
+        write_idx(cache / labels_name, split.labels[:count])
+
+
+def choose_dataset(window, name):
+    combo = window.train_page.dataset.combo
+    combo.setCurrentIndex(next(i for i in range(combo.count()) if combo.itemData(i)[0] == name))
+
+
+def test_evaluate_judges_on_the_mnist_test_set_once_mnist_is_chosen(window, qtbot):
+    place = open_evaluate_place(window, qtbot)
+    assert "1,000 validation images" in place.summary.text()
+    choose_dataset(window, "mnist")                 # not downloaded: it says so, and stays
+    assert "still on the validation images" in place.status.text()
+    assert "not downloaded" in place.status.text()
+    choose_dataset(window, "sample")
+
+    put_small_mnist_in_the_cache(test_count=240)
+    choose_dataset(window, "mnist")
+    qtbot.waitUntil(lambda: len(place.evaluation.labels) == 240, timeout=WAIT_MS)
+    assert "240 MNIST test images" in place.summary.text()
+    assert place.confusion.matrix.sum() == 240
+    assert sum(len(s.data) for s in place.embedding.scatters) == 240
+    index = place.gallery.indices()[0]              # gallery indices point into the test set
+    assert 0 <= index < 240
+
+    choose_dataset(window, "sample")
+    qtbot.waitUntil(lambda: len(place.evaluation.labels) == 1000, timeout=WAIT_MS)
+    assert "1,000 validation images" in place.summary.text()
