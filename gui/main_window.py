@@ -196,6 +196,7 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
         draw.error_occurred.connect(
             lambda title, text: self.show_message(QMessageBox.Icon.Warning, title, text))
         evaluate.example_chosen.connect(draw.show_example)
+        page.buttons.actions["reset"].triggered.connect(evaluate.refit_after_next_epoch)
         # Evaluate judges on the chosen data set's images (MNIST's test set once it is here).
         page.dataset.dataset_changed.connect(lambda name, _: evaluate.use_dataset(name))
         self.downloader.finished.connect(

@@ -1,6 +1,6 @@
 """What the Evaluate worker computes: predictions, metrics and the embedding (no Qt)."""
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -27,8 +27,10 @@ class Evaluation:
     per_class : list of dict
         ``precision``, ``recall``, ``f1``, ``support`` per digit.
     accuracy : float
+    features : ndarray, float32, (N, F)
+        The dense layer's features (fc1 after its ReLU).
     points : ndarray, float32, (N, 2)
-        The dense layer's features projected on ``embedding``'s fixed axes.
+        The features projected on ``embedding``'s fixed axes.
     embedding : cnn_core.explain.PCAEmbedding
         Fitted; later evaluations reuse it so the axes stay put.
     seconds : float
@@ -41,9 +43,15 @@ class Evaluation:
     matrix: np.ndarray
     per_class: list
     accuracy: float
+    features: np.ndarray
     points: np.ndarray
     embedding: object
     seconds: float
+
+
+def projected(evaluation, embedding):
+    """``evaluation`` with its features projected on ``embedding``'s axes instead."""
+    return replace(evaluation, embedding=embedding, points=embedding.transform(evaluation.features))
 
 
 def network_from_state(architecture, state):
@@ -92,4 +100,5 @@ def evaluate(network, description, images, labels, embedding=None, progress=None
         embedding = PCAEmbedding(2).fit(features)
     return Evaluation(description, np.asarray(labels, np.int64), predicted, probabilities,
                       np.array(report["confusion"]), report["per_class"], report["accuracy"],
-                      embedding.transform(features), embedding, time.perf_counter() - started)
+                      features, embedding.transform(features), embedding,
+                      time.perf_counter() - started)

@@ -23,7 +23,7 @@ from ..draw.background import BackgroundRunner
 from ..style import muted
 from .confusion import ConfusionView
 from .embedding import EmbeddingMap
-from .jobs import evaluate, network_from_state
+from .jobs import evaluate, network_from_state, projected
 from .tables import Gallery, MetricsTable
 
 
@@ -74,6 +74,7 @@ class EvaluatePlace(QWidget):
         self.evaluation = None
         self._embedding = None          # the fixed basis, fitted at the first evaluation
         self._basis_generation = 0      # counts Reset / Refit axes
+        self._refit_after_epoch = False
         self._basis_tickets = {}        # job ticket -> basis generation, for the jobs not done
         self._cancels = 0               # counts Cancel; a job stops when it changes
         self._drawing = None            # the drawing's dense features, for the star
@@ -141,9 +142,18 @@ class EvaluatePlace(QWidget):
         """Evaluate the weights at the end of an epoch (a :class:`gui.records.EpochSummary`)."""
         if self.network is None:
             return
+        if self._refit_after_epoch:
+            self._refit_after_epoch = False
+            self.start_session()        # fit the axes to features that mean something
         architecture, state = self.network.architecture, summary.state
         self._submit(lambda: network_from_state(architecture, state),
                      f"after epoch {summary.record.epoch}")
+
+    @Slot()
+    def refit_after_next_epoch(self):
+        """Fit the axes afresh once the next epoch ends (after Reset: random weights'
+        features are noise, and axes fitted to them would stay meaningless)."""
+        self._refit_after_epoch = True
 
     @Slot()
     def start_session(self):
@@ -250,10 +260,15 @@ class EvaluatePlace(QWidget):
         self.shown, evaluation = result
         if not self._basis_tickets:
             self.evaluation_ended.emit("")
-        self.evaluation = evaluation
-        # A basis fitted before Reset or Refit axes must not come back with a late result.
+        # A basis fitted before Reset or Refit axes must not come back with a late result;
+        # and of the jobs asked for before the first basis was back, the first one's wins,
+        # so the axes stay put from one epoch to the next.
         if generation == self._basis_generation:
-            self._embedding = evaluation.embedding
+            if self._embedding is None:
+                self._embedding = evaluation.embedding
+            elif evaluation.embedding is not self._embedding:
+                evaluation = projected(evaluation, self._embedding)
+        self.evaluation = evaluation
         self.status.setText(f"evaluated in {evaluation.seconds:.1f} s")
         mistakes = int((evaluation.predicted != self.labels).sum())
         self.summary.setText(f"<b>{evaluation.description}</b>: accuracy "

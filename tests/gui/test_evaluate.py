@@ -103,6 +103,21 @@ def test_new_weights_get_new_axes(window, qtbot):
     assert place.evaluation.embedding is not basis
 
 
+def test_after_reset_the_axes_are_fitted_again_once_the_first_epoch_ends(window, qtbot):
+    place = open_evaluate_place(window, qtbot)
+    press(window, "reset")
+    qtbot.waitUntil(lambda: place.evaluation.description.startswith("random weights"),
+                    timeout=WAIT_MS)
+    random_basis = place.evaluation.embedding
+    press(window, "start")
+    qtbot.waitUntil(lambda: place.evaluation.description == "after epoch 1", timeout=WAIT_MS)
+    first_epoch_basis = place.evaluation.embedding
+    assert first_epoch_basis is not random_basis
+    wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: place.evaluation.description == "after epoch 2", timeout=WAIT_MS)
+    assert place.evaluation.embedding is first_epoch_basis      # then the axes stay put
+
+
 def test_an_evaluation_shows_its_progress_in_the_status_bar(window, qtbot):
     place = open_evaluate_place(window, qtbot)
     task = window.evaluation_task
