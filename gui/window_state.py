@@ -127,6 +127,10 @@ class WindowState:
         geometry = s.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
+        # The place last used; at the very first start the canvas, where the shipped
+        # model can be tried at once.
+        place = s.value("window/place", 1, type=int)
+        self.tabs.setCurrentIndex(place if 0 <= place < self.tabs.count() else 1)
         settings_store.restore_fields(s, "train", self.train_page.settings.fields)
         panel = self.draw_place.method_panel
         settings_store.restore_fields(s, "explain", {"method": panel.method,
@@ -135,6 +139,7 @@ class WindowState:
     def _save_settings(self):
         s = self.settings
         s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/place", self.tabs.currentIndex())
         settings_store.save_fields(s, "train", self.train_page.settings.fields)
         panel = self.draw_place.method_panel
         settings_store.save_fields(s, "explain", {"method": panel.method, "layer": panel.layer})

@@ -31,12 +31,13 @@ def private_settings(tmp_path):
 
 @pytest.fixture
 def window(qtbot):
-    """The main window with the shipped model, set up for a small run."""
+    """The main window with the shipped model, on the Train place, set up for a small run."""
     from gui.main_window import MainWindow
     win = MainWindow(mirrors=("http://127.0.0.1:9/",))
     qtbot.addWidget(win)   # closed (and its thread ended) after the test
     win.show()
     qtbot.waitExposed(win)
+    win.tabs.setCurrentWidget(win.train_page)   # a first start opens on the canvas
     set_fields(win, train_size=256, batch_size=32, epochs=2)
     return win
 

@@ -47,6 +47,16 @@ def test_settings_are_isolated_from_the_users(private_settings):
     assert str(private_settings) in app_settings().fileName()
 
 
+def test_first_start_opens_on_the_canvas_and_later_starts_where_one_left(qtbot):
+    first = new_window(qtbot)
+    assert first.tabs.currentWidget() is first.draw_place
+    assert first.draw_place.canvas.isVisible()
+    first.tabs.setCurrentWidget(first.evaluate_place)
+    first.close()
+    again = new_window(qtbot)
+    assert again.tabs.currentWidget() is again.evaluate_place
+
+
 def test_settings_round_trip(window, qtbot):
     set_fields(window, epochs=3, batch_size=48, lr="0.02", weight_decay="0.001", seed=7)
     form = window.train_page.settings.fields
