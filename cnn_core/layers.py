@@ -8,8 +8,6 @@ transposes its output.  Only :class:`Flatten` turns the maps into the usual
 Every layer keeps what its backward pass needs in its own attributes, so two
 copies of a network (one training, one explaining) never share a cache.
 """
-import functools
-
 import numpy as np
 
 
@@ -61,37 +59,18 @@ class Layer:
 _TAPS = tuple((dy, dx) for dy in range(3) for dx in range(3))
 
 
-#: Up to this many pixels per channel (N*H*W), padding entries are cleared with one
-#: indexed store rather than a dozen slice stores: a single image's passes are
-#: dominated by per-call overhead, a training chunk's by memory traffic.
-_FEW_PIXELS = 1024
-
-
 def _clear_padding(cols, N, H, W):
-    """Zero the entries of ``cols (C, 9, N*H*W)`` whose pixel lies in the zero padding."""
-    if N * H * W <= _FEW_PIXELS:
-        cols.reshape(len(cols), -1)[:, _padding_index(N, H, W)] = 0
-    else:
-        _clear_padding_by_slices(cols, N, H, W)
+    """Zero the entries of ``cols (C, 9, N*H*W)`` whose pixel lies in the zero padding.
 
-
-def _clear_padding_by_slices(cols, N, H, W):
-    """:func:`_clear_padding` as four slice stores: the taps of the top row of the
-    kernel (``dy == 0``, taps 0-2) see padding in the image's first row, those
-    of its left column (``dx == 0``, taps 0, 3, 6) in its first column, and so on."""
+    Four slice stores: the taps of the kernel's top row (``dy == 0``, taps 0-2)
+    see padding in the image's first row, those of its left column (``dx == 0``,
+    taps 0, 3, 6) in its first column, and so on.
+    """
     taps = cols.reshape(len(cols), 3, 3, N, H, W)       # (C, dy, dx, N, H, W)
     taps[:, 0, :, :, 0, :] = 0
     taps[:, 2, :, :, -1, :] = 0
     taps[:, :, 0, :, :, 0] = 0
     taps[:, :, 2, :, :, -1] = 0
-
-
-@functools.lru_cache(maxsize=32)
-def _padding_index(N, H, W):
-    """Flat indices into one channel's taps ``(9, N*H*W)`` of the padding entries."""
-    marks = np.ones((1, 9, N * H * W), np.int8)
-    _clear_padding_by_slices(marks, N, H, W)
-    return np.flatnonzero(marks == 0)
 
 
 def im2col(x, cols, bordered=None):
