@@ -104,15 +104,16 @@ class DataParallel:
         n = len(labels)
 
         def share(replica, part):
-            loss, logits, alive = 0.0, [], {}
-            for first, chunk in enumerate(_chunks(part)):
+            loss, logits, alive, filled = 0.0, [], {}, False
+            for chunk in _chunks(part):
                 chunk_logits = replica.forward(images[chunk])
                 _merge_alive(alive, replica)
                 chunk_loss, grad = cross_entropy(chunk_logits, labels[chunk])
                 size = chunk.stop - chunk.start
                 if np.isfinite(chunk_loss):
                     grad *= size / n                 # each chunk's mean → the batch mean
-                    replica.backward(grad, accumulate=first > 0)
+                    replica.backward(grad, accumulate=filled)   # the first one overwrites
+                    filled = True
                 loss += chunk_loss * size
                 logits.append(chunk_logits.copy())
             return loss, logits, alive
