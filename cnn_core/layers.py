@@ -19,6 +19,24 @@ def _store(target, value, accumulate):
         target[...] = value
 
 
+#: Longest run of columns the weight gradient of a convolution takes in one GEMM.
+#: OpenBLAS slows down four-fold on ``(10, 12544) @ (12544, 8)`` (conv1 on 16
+#: images) but not on two halves of it; wider layers are unaffected (measured here).
+_WGRAD_COLUMNS = 8192
+
+
+def _weight_gradient(cols, g):
+    """``g @ cols.T`` for ``cols (K, L)`` and ``g (F, L)``, in runs of columns; ``(F, K)``."""
+    total = None
+    for start in range(0, cols.shape[1], _WGRAD_COLUMNS):
+        stop = start + _WGRAD_COLUMNS
+        # cols @ g.T, transposed, is g @ cols.T: OpenBLAS runs this operand
+        # order 15-60 % faster for these long, thin products (measured here).
+        part = cols[:, start:stop] @ g[:, start:stop].T          # (K, F)
+        total = part if total is None else np.add(total, part, out=total)
+    return total.T
+
+
 class Layer:
     """Base class: a named step with optional parameters and gradients.
 
@@ -186,9 +204,7 @@ class Conv2D(Layer):
         F, K, size = self.out_channels, C * 9, N * H * W
         g = grad.reshape(F, size)
         if param_grads:
-            # cols @ g.T, transposed, is g @ cols.T: OpenBLAS runs this operand
-            # order 15-60 % faster for these long, thin products (measured here).
-            both = (self._cols @ g.T).T                 # (F, K + 1): weight, then bias
+            both = _weight_gradient(self._cols, g)      # (F, K + 1): weight, then bias
             _store(self.grads["weight"].reshape(F, K), both[:, :K], accumulate)
             _store(self.grads["bias"], both[:, K], accumulate)
         if not need_input_grad:
@@ -198,16 +214,34 @@ class Conv2D(Layer):
 
 
 class ReLU(Layer):
-    """max(x, 0), elementwise; any shape."""
+    """max(x, 0), elementwise; any shape.
+
+    Before a max-pool, a pass that keeps no feature maps rectifies the pooled
+    maps instead (see :meth:`MaxPool2D.forward_rectified`); this layer then
+    only remembers its input, to say which units fired.
+    """
 
     kind = "relu"
 
+    def __init__(self, name):
+        super().__init__(name)
+        self._active = self._before_pool = None
+
     def forward(self, x):
-        self._active = x > 0
+        self._active, self._before_pool = x > 0, None
         return np.maximum(x, 0)
 
     def backward(self, grad, need_input_grad=True, param_grads=True, accumulate=False):
+        if self._before_pool is not None:       # the pool has applied the mask already
+            return grad
         return grad * self._active
+
+    def fired(self):
+        """Which units were positive for at least one sample of the last pass:
+        bool ``(C, H, W)`` for feature maps, ``(F,)`` for rows."""
+        if self._before_pool is not None:
+            return (self._before_pool > 0).any(axis=1)
+        return self._active.any(axis=1 if self._active.ndim == 4 else 0)
 
 
 class MaxPool2D(Layer):
@@ -227,12 +261,29 @@ class MaxPool2D(Layer):
         return (c, h // 2, w // 2)
 
     def forward(self, x):
-        self._x = x
+        self._x, self._rectified = x, None
         self._pairs = np.maximum(x[..., 0::2], x[..., 1::2])    # (C, N, H, W/2)
         return np.maximum(self._pairs[:, :, 0::2], self._pairs[:, :, 1::2])
 
+    def forward_rectified(self, x, relu):
+        """``self.forward(relu.forward(x))``, with the ReLU applied after pooling.
+
+        The maximum commutes with max(·, 0), so pooling first gives the same
+        values and rectifies four times fewer.  The gradients are the same too:
+        a window whose maximum is positive routes to the same first maximum
+        either way, and one whose maximum is not has no gradient either way.
+        Training passes take this path; passes that keep the ReLU's full-size
+        maps (for the pictures) do not.
+        """
+        pooled = self.forward(x)
+        relu._active, relu._before_pool = None, x
+        self._rectified = pooled > 0
+        return np.maximum(pooled, 0, out=pooled)
+
     def backward(self, grad, need_input_grad=True, param_grads=True, accumulate=False):
         x, pairs = self._x, self._pairs
+        if self._rectified is not None:
+            grad = grad * self._rectified                       # the ReLU's backward pass
         top_wins = pairs[:, :, 0::2] >= pairs[:, :, 1::2]
         grad_pairs = np.empty(pairs.shape, grad.dtype)
         np.multiply(grad, top_wins, out=grad_pairs[:, :, 0::2])
@@ -290,11 +341,17 @@ class Dense(Layer):
 
     def forward(self, x):
         self._x = x
-        return x @ self.params["weight"].T + self.params["bias"]
+        # (W @ x.T).T rather than x @ W.T: 40 % faster for fc1 on 16 rows (measured here)
+        out = (self.params["weight"] @ x.T).T
+        out += self.params["bias"]
+        return out
 
     def backward(self, grad, need_input_grad=True, param_grads=True, accumulate=False):
         if param_grads:
-            _store(self.grads["weight"], grad.T @ self._x, accumulate)
+            if accumulate:
+                self.grads["weight"] += grad.T @ self._x
+            else:                               # straight into the buffer: no 1.6 MB temporary
+                np.matmul(grad.T, self._x, out=self.grads["weight"])
             _store(self.grads["bias"], grad.sum(axis=0), accumulate)
         if not need_input_grad:
             return None

@@ -38,7 +38,7 @@ def _merge_alive(alive, network):
     """Mark in ``alive`` (ReLU name -> bool (C, H, W) or (F,)) the units that fired
     for at least one sample of ``network``'s last forward pass."""
     for relu in network.relu_layers():
-        fired = relu._active.any(axis=1 if relu._active.ndim == 4 else 0)
+        fired = relu.fired()
         if relu.name in alive:
             alive[relu.name] |= fired
         else:

@@ -165,7 +165,7 @@ def test_gradient_only_backward_matches_the_network_and_leaves_grads_alone():
     expected = net.backward(seed, need_input_grad=True, record=True)
     expected_maps = {k: v.copy() for k, v in net.output_grads.items()}
     before = {k: v.copy() for k, v in net.named_grads()}
-    net.forward(x)
+    net.forward(x, record=True)
     got, recorded = backward(net, seed, record=True)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
     for name, value in expected_maps.items():

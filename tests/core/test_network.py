@@ -52,6 +52,50 @@ def test_batch_results_do_not_depend_on_batch_composition():
     np.testing.assert_allclose(together, alone, rtol=1e-5, atol=1e-5)
 
 
+def _pass(net, images, labels, record):
+    """Logits, input gradient, parameter gradients and fired units of one pass."""
+    logits = net.forward(images, record=record).copy()
+    grad = np.zeros_like(logits)
+    grad[np.arange(len(labels)), labels] = 1.0
+    grad -= 0.1
+    image_grad = net.backward(grad, need_input_grad=True)
+    fired = {relu.name: relu.fired() for relu in net.relu_layers()}
+    return logits, image_grad, {k: v.copy() for k, v in net.named_grads()}, fired
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_after_pooling_changes_nothing(dtype):
+    """Unrecorded passes rectify after pooling; recorded ones before.  Same bits out,
+    on maps with tied maxima, flat backgrounds and windows with no positive value."""
+    net = Network(seed=2).copy(dtype)
+    rng = np.random.default_rng(5)
+    for layer in net.layers:
+        if "bias" in layer.params:          # some channels mostly dead, some mostly alive
+            layer.params["bias"][:] = rng.normal(0, 0.3, layer.params["bias"].shape)
+    images = rng.random((6, 1, 28, 28)).astype(dtype)
+    images[0] = 0                           # flat: every window ties
+    images[1, :, :, 14:] = 1                # two flat halves
+    images[2] = np.round(images[2] * 2) / 2 # a few levels: many ties after conv1
+    labels = np.arange(6) % 10
+    fused = _pass(net, images, labels, record=False)
+    assert net.layer("relu2")._active is None, "the fused path was not taken"
+    plain = _pass(net, images, labels, record=True)
+    assert net.layer("relu2")._active is not None
+    for got, expected in zip(fused[:2], plain[:2]):
+        np.testing.assert_array_equal(got, expected)
+    for kind in (2, 3):
+        assert fused[kind].keys() == plain[kind].keys()
+        for name in plain[kind]:
+            np.testing.assert_array_equal(fused[kind][name], plain[kind][name], err_msg=name)
+
+
+def test_recording_gradients_after_an_unrecorded_pass_is_refused():
+    net = Network(seed=0)
+    net.forward(np.zeros((1, 1, 28, 28), np.float32))
+    with pytest.raises(ValueError, match="record=True"):
+        net.backward(np.ones((1, 10), np.float32), record=True)
+
+
 def test_model_file_round_trip_keeps_weights_and_metadata(tmp_path):
     net = Network(seed=3)
     path = tmp_path / "m.npz"

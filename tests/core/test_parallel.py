@@ -50,7 +50,7 @@ def test_repeated_steps_are_bit_identical(batch):
 def test_dead_relu_fractions_cover_every_chunk(batch):
     images, labels = batch
     network = Network(seed=1)
-    network.forward(images)
+    network.forward(images, record=True)          # every ReLU applied to full-size maps
     expected = {relu.name: 1.0 - relu._active.any(axis=1 if relu._active.ndim == 4 else 0).mean()
                 for relu in network.relu_layers()}
     with DataParallel(network.copy(), 2) as parallel:
