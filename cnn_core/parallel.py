@@ -1,12 +1,15 @@
-"""Data parallelism on Python threads: split a batch, run the pieces at once, add up.
+"""Data parallelism: split a batch, run the pieces at once, add up the gradients.
 
-NumPy releases the GIL inside BLAS calls and large array operations, so
-threads give real parallelism here.  Each thread drives its own *replica* of
-the network: the same parameter arrays, but its own caches and gradient
-buffers.  With single-threaded BLAS (``OPENBLAS_NUM_THREADS=1``, which
-``main.py`` sets) this beats one multi-threaded BLAS call per layer, because the
-im2col copies, pooling and ReLUs run in parallel too.  The split and the order
-of summation are fixed, so results are still bit-for-bit repeatable.
+Each worker drives its own *replica* of the network: the same parameters,
+but its own caches and gradient buffers.  With single-threaded BLAS
+(``OPENBLAS_NUM_THREADS=1``, which ``main.py`` sets) this beats one
+multi-threaded BLAS call per layer, because the im2col copies, pooling and
+ReLUs run in parallel too.  Training steps put the extra workers in
+processes (:mod:`cnn_core.processes`), which do not wait for each other's
+interpreter lock; predictions, which need no gradients, use threads (NumPy
+releases the lock inside BLAS calls and large array operations).  The split
+and the order of summation are fixed, so results are bit-for-bit repeatable,
+and the same with processes as with threads.
 """
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +18,7 @@ import numpy as np
 
 from .losses import cross_entropy
 from .network import CHUNK
+from .processes import ShareProcesses, WorkerLost, available
 
 _BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -45,22 +49,72 @@ def _merge_alive(alive, network):
             alive[relu.name] = fired
 
 
+def run_share(replica, images, labels, batch_size):
+    """Forward and backward on one worker's share of a batch, in chunks of :data:`CHUNK`.
+
+    Parameters
+    ----------
+    replica : Network
+        Its ``grads`` receive the share's gradients (overwritten, not added to).
+    images : ndarray, (n, 1, 28, 28)
+    labels : ndarray of int, (n,)
+    batch_size : int
+        Of the whole batch: each chunk's gradient is scaled to its part of the
+        batch mean.
+
+    Returns
+    -------
+    loss_sum : float
+        Summed cross-entropy of the share (NaN or inf if a chunk diverged;
+        such a chunk is not back-propagated).
+    logits : list of ndarray, (chunk, 10) each
+    alive : dict of str -> bool ndarray
+        ReLU name -> units that fired for at least one image of the share.
+    """
+    loss, logits, alive, filled = 0.0, [], {}, False
+    for chunk in _chunks(slice(0, len(labels))):
+        chunk_logits = replica.forward(images[chunk])
+        _merge_alive(alive, replica)
+        chunk_loss, grad = cross_entropy(chunk_logits, labels[chunk])
+        size = chunk.stop - chunk.start
+        if np.isfinite(chunk_loss):
+            grad *= size / batch_size            # each chunk's mean → the batch mean
+            replica.backward(grad, accumulate=filled)   # the first one overwrites
+            filled = True
+        loss += chunk_loss * size
+        logits.append(chunk_logits.copy())
+    return loss, logits, alive
+
+
 class DataParallel:
-    """Run forward and backward passes of ``network`` on ``workers`` threads.
+    """Run forward and backward passes of ``network`` on ``workers`` workers.
 
     Gradients end up in ``network``'s own ``grads``, as after a plain
     backward pass, so the optimizer does not know the difference.
+
+    Parameters
+    ----------
+    network : Network
+    workers : int or None
+        How many shares a batch is split into (default: :func:`default_workers`).
+    processes : bool
+        Train the extra shares in worker processes (POSIX), started at the
+        first training step; if one cannot start or dies, the step is redone
+        on threads, and threads are used from then on.
     """
 
-    def __init__(self, network, workers=None):
+    def __init__(self, network, workers=None, processes=True):
         self.network = network
         self.workers = max(1, workers or default_workers())
+        self.processes = processes and available()
         self.replicas = [network] + [network.replica() for _ in range(self.workers - 1)]
         self._pool = ThreadPoolExecutor(self.workers - 1) if self.workers > 1 else None
+        self._processes = None  # ShareProcesses, once a training step needs them
         self._alive = {}        # ReLU name -> units that fired in the last training batch
 
     def close(self):
-        """Let the worker threads end (idempotent)."""
+        """Let the worker threads and processes end (idempotent)."""
+        self._stop_processes()
         if self._pool:
             self._pool.shutdown(wait=True)
             self._pool = None
@@ -87,8 +141,9 @@ class DataParallel:
     def train_step(self, images, labels):
         """Forward and backward on a batch; gradients summed into ``network.grads``.
 
-        Each thread takes a contiguous share of the batch and runs it in chunks
-        of at most :data:`CHUNK` images, adding up their gradients.
+        Each worker takes a contiguous share of the batch and runs it in chunks
+        of at most :data:`CHUNK` images (see :func:`run_share`); the first
+        share runs on this thread, the others in worker processes (or threads).
 
         Parameters
         ----------
@@ -102,34 +157,51 @@ class DataParallel:
         logits : ndarray, (N, 10)
         """
         n = len(labels)
-
-        def share(replica, part):
-            loss, logits, alive, filled = 0.0, [], {}, False
-            for chunk in _chunks(part):
-                chunk_logits = replica.forward(images[chunk])
-                _merge_alive(alive, replica)
-                chunk_loss, grad = cross_entropy(chunk_logits, labels[chunk])
-                size = chunk.stop - chunk.start
-                if np.isfinite(chunk_loss):
-                    grad *= size / n                 # each chunk's mean → the batch mean
-                    replica.backward(grad, accumulate=filled)   # the first one overwrites
-                    filled = True
-                loss += chunk_loss * size
-                logits.append(chunk_logits.copy())
-            return loss, logits, alive
-
         parts = self._split(n)
-        results = self._map(share, parts)
-        for replica in self.replicas[1:len(parts)]:
-            for mine, theirs in zip(self.network.layers, replica.layers):
-                for key, grad in mine.grads.items():
-                    grad += theirs.grads[key]
+        results = None
+        if self.processes and len(parts) > 1:
+            try:
+                results = self._step_in_processes(images, labels, parts)
+            except WorkerLost:
+                # Lose nothing: stop the processes, redo the step on threads.
+                self._stop_processes()
+                self.processes = False
+        if results is None:
+            results = self._map(lambda replica, part: run_share(replica, images[part], labels[part], n),
+                                parts)
+            self._add_gradients([dict(replica.named_grads())
+                                 for replica in self.replicas[1:len(parts)]])
         self._alive = results[0][2]
         for _, _, alive in results[1:]:
             for name, units in alive.items():
                 self._alive[name] |= units
         loss = sum(r[0] for r in results) / n
         return loss, np.concatenate([chunk for r in results for chunk in r[1]])
+
+    def _add_gradients(self, others):
+        """Add each of ``others`` (name -> gradient array, as ``named_grads``) to the
+        network's gradients, in a fixed order so that results repeat exactly."""
+        for theirs in others:
+            for name, grad in self.network.named_grads():
+                grad += theirs[name]
+
+    def _step_in_processes(self, images, labels, parts):
+        if self._processes is None:
+            self._processes = ShareProcesses(self.network, self.workers - 1)
+        workers = self._processes
+        workers.publish(self.network)
+        n = len(labels)
+        for index, part in enumerate(parts[1:]):
+            workers.submit(index, images[part], labels[part], n)
+        results = [run_share(self.network, images[parts[0]], labels[parts[0]], n)]
+        results += [workers.result(index) for index in range(len(parts) - 1)]
+        self._add_gradients([workers.grads[index].arrays for index in range(len(parts) - 1)])
+        return results
+
+    def _stop_processes(self):
+        if self._processes is not None:
+            self._processes.close()
+            self._processes = None
 
     def predict_logits(self, images, chunk=CHUNK):
         """Logits ``(N, 10)`` for any number of images, chunks spread over the threads."""
