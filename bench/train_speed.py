@@ -8,8 +8,10 @@ Run from the repository root (PyTorch is optional: ``pip install torch==2.13.0``
 Measures, in one run on this machine: a training epoch of 2,000 images at batch 64
 (forward, loss, backward, SGD step), inference of 1,000 images, a training epoch at the full
 60,000-image size, peak memory of a headless training run, and the machine's own float32
-GEMM rate, from which the GEMM-bound limit of an epoch follows.  Times are medians over
-several repeats after a warm-up.  Both engines use the same number of threads.
+GEMM rate, from which the GEMM-bound limit of an epoch follows.  The engine, PyTorch and
+the GEMMs are timed in turn, round after round, after a warm-up; times are medians, and each
+ratio is the median of the rounds' ratios.  Both engines use the same number of cores (the
+engine's extra workers are processes, PyTorch's are threads).
 """
 import argparse
 import json
@@ -64,8 +66,9 @@ def epoch_flops(network, n_images):
     return total * n_images
 
 
-def gemm_rate(workers, size=1024, repeats=7):
-    """float32 GEMM FLOP/s with ``workers`` single-threaded BLAS calls at once."""
+def gemm_timer(workers, size=1024):
+    """A function that runs ``workers`` single-threaded 1024² float32 GEMMs at once,
+    and the FLOPs it does."""
     mats = [(np.random.rand(size, size).astype(np.float32),) * 2 for _ in range(workers)]
 
     def all_at_once():
@@ -74,23 +77,23 @@ def gemm_rate(workers, size=1024, repeats=7):
             t.start()
         for t in threads:
             t.join()
-    return workers * 2 * size ** 3 / median_time(all_at_once, repeats)
+    return all_at_once, workers * 2 * size ** 3
 
 
-def engine_epoch(images, labels, workers, repeats):
+def engine_runners(images, labels, workers):
+    """(epoch, inference, close): the engine training 2,000 images and predicting 1,000."""
     net = Network(seed=0)
     optimizer = SGD(net, lr=0.01, momentum=0.9, weight_decay=5e-4)
-    with DataParallel(net, workers) as parallel:
-        def epoch():
-            for start in range(0, len(labels), BATCH):
-                parallel.train_step(images[start:start + BATCH], labels[start:start + BATCH])
-                optimizer.step()
-        return median_time(epoch, repeats)
+    parallel = DataParallel(net, workers, track_alive=False)    # as `main.py train`
 
+    def epoch():
+        for start in range(0, len(labels), BATCH):
+            parallel.train_step(images[start:start + BATCH], labels[start:start + BATCH])
+            optimizer.step(parallel.executor)
 
-def engine_inference(images, workers, repeats):
-    with DataParallel(Network(seed=0), workers) as parallel:
-        return median_time(lambda: parallel.predict_logits(images), repeats)
+    def inference():
+        parallel.predict_logits(images[:1000])
+    return epoch, inference, parallel.close
 
 
 def torch_model(torch):
@@ -102,8 +105,8 @@ def torch_model(torch):
         nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10))
 
 
-def torch_times(images, labels, workers, repeats):
-    """(epoch seconds, inference seconds) for PyTorch CPU, or None without torch."""
+def torch_runners(images, labels, workers):
+    """(epoch, inference, version) for the same network in PyTorch CPU, or None."""
     try:
         import torch
     except ImportError:
@@ -125,7 +128,33 @@ def torch_times(images, labels, workers, repeats):
     def inference():
         with torch.no_grad():
             model(x[:1000])
-    return median_time(epoch, repeats), median_time(inference, repeats * 2), torch.__version__
+    return epoch, inference, torch.__version__
+
+
+def timed(function):
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def side_by_side(runners, rounds):
+    """Time each named function once per round, in turn, after one warm-up call each.
+
+    The machine is shared, so its speed drifts; timing the contenders in
+    alternation and taking the median of each round's ratio keeps a slow
+    minute from landing on one of them only.  Returns name -> list of seconds.
+    """
+    for function in runners.values():
+        function()
+    times = {name: [] for name in runners}
+    for _ in range(rounds):
+        for name, function in runners.items():
+            times[name].append(timed(function))
+    return times
+
+
+def median_ratio(a, b):
+    return statistics.median(x / y for x, y in zip(a, b))
 
 
 def peak_training_rss_mb():
@@ -164,31 +193,50 @@ def measure(repeats, full_size):
     images, labels = train.as_float()[:2000].copy(), train.labels[:2000].astype(np.int64)
     network = Network()
     results = {"machine": {"cores": os.cpu_count(), "workers": workers,
-                           "numpy": np.__version__}}
-    rate = gemm_rate(workers)
+                           "numpy": np.__version__}, "rounds": repeats}
     flops = epoch_flops(network, 2000)
-    results["gemm_gflops"] = rate / 1e9
     results["epoch_gflop"] = flops / 1e9
-    results["gemm_limit_s"] = flops / rate
-    results["engine_epoch_s"] = engine_epoch(images, labels, workers, repeats)
-    results["engine_inference_1000_s"] = engine_inference(images[:1000], workers, repeats * 2)
+    gemm, gemm_flops = gemm_timer(workers)
+    engine_epoch, engine_inference, close = engine_runners(images, labels, workers)
+    torch = torch_runners(images, labels, workers)
+    try:
+        epochs = {"engine": engine_epoch, "gemm": gemm}
+        inferences = {"engine": engine_inference}
+        if torch:
+            epochs["torch"], inferences["torch"], results["machine"]["torch"] = torch
+        times = side_by_side(epochs, repeats)
+        limits = [flops / (gemm_flops / t) for t in times["gemm"]]     # seconds per epoch
+        results["gemm_gflops"] = gemm_flops / statistics.median(times["gemm"]) / 1e9
+        results["gemm_limit_s"] = statistics.median(limits)
+        results["engine_epoch_s"] = statistics.median(times["engine"])
+        results["engine_over_limit"] = median_ratio(times["engine"], limits)
+        inference_times = side_by_side(inferences, repeats * 2)
+        results["engine_inference_1000_s"] = statistics.median(inference_times["engine"])
+        if torch:
+            results["torch_epoch_s"] = statistics.median(times["torch"])
+            results["engine_over_torch"] = median_ratio(times["engine"], times["torch"])
+            results["torch_inference_1000_s"] = statistics.median(inference_times["torch"])
+            results["inference_engine_over_torch"] = median_ratio(inference_times["engine"],
+                                                                  inference_times["torch"])
+        if full_size:
+            rng = np.random.default_rng(0)
+            big_x = rng.random((60000, 1, 28, 28), np.float32)
+            big_y = rng.integers(0, 10, 60000)
+            big_epoch, _, close_big = engine_runners(big_x, big_y, workers)
+            try:
+                results["engine_epoch_60000_s"] = timed(big_epoch)
+            finally:
+                close_big()
+    finally:
+        close()
     results["single_image_gradcam_s"], results["single_image_canvas_s"] = single_image_times()
-    if full_size:
-        rng = np.random.default_rng(0)
-        big_x = rng.random((60000, 1, 28, 28), np.float32)
-        big_y = rng.integers(0, 10, 60000)
-        results["engine_epoch_60000_s"] = engine_epoch(big_x, big_y, workers, 1)
     results["peak_rss_mb"] = peak_training_rss_mb()
-    torch = torch_times(images, labels, workers, repeats)
-    if torch:
-        results["torch_epoch_s"], results["torch_inference_1000_s"], version = torch
-        results["machine"]["torch"] = version
     return results
 
 
 def table(r):
-    def ratio(a, b):
-        return f"{r[a] / r[b]:.2f}" if r.get(a) and r.get(b) else "n/a"
+    def ratio(key):
+        return f"{r[key]:.2f}" if r.get(key) else "n/a"
 
     def ms(key):
         if not r.get(key):
@@ -196,10 +244,10 @@ def table(r):
         return f"{r[key] * 1e3:.2f} ms" if r[key] < 0.01 else f"{r[key] * 1e3:.1f} ms"
     rows = [
         ("training epoch, 2,000 images, batch 64", ms("engine_epoch_s"), ms("torch_epoch_s"),
-         f"engine/torch {ratio('engine_epoch_s', 'torch_epoch_s')}, "
-         f"engine/GEMM limit {ratio('engine_epoch_s', 'gemm_limit_s')}"),
+         f"engine/torch {ratio('engine_over_torch')}, "
+         f"engine/GEMM limit {ratio('engine_over_limit')}"),
         ("inference, 1,000 images", ms("engine_inference_1000_s"), ms("torch_inference_1000_s"),
-         f"engine/torch {ratio('engine_inference_1000_s', 'torch_inference_1000_s')}"),
+         f"engine/torch {ratio('inference_engine_over_torch')}"),
         ("single image: forward + Grad-CAM (last conv)", ms("single_image_gradcam_s"), "", ""),
         ("single image: activations + Grad-CAM at 4 layers", ms("single_image_canvas_s"), "", ""),
         ("training epoch, 60,000 images", ms("engine_epoch_60000_s"), "", ""),
@@ -208,7 +256,9 @@ def table(r):
          f"{r['epoch_gflop']:.1f} GFLOP at {r['gemm_gflops']:.0f} GFLOP/s"),
         ("peak RSS, headless training (with workers)", f"{r['peak_rss_mb']:.0f} MB", "", ""),
     ]
-    lines = [f"machine: {r['machine']}", "",
+    lines = [f"machine: {r['machine']}",
+             f"times are medians of {r['rounds']} rounds, each timing the contenders in turn; "
+             "ratios are medians of each round's ratio", "",
              f"| {'measure':<46} | {'engine':>10} | {'PyTorch':>10} | ratio |", f"|{'-' * 48}|{'-' * 12}|{'-' * 12}|---|"]
     lines += [f"| {a:<46} | {b:>10} | {c:>10} | {d} |" for a, b, c, d in rows]
     return "\n".join(lines)
@@ -217,7 +267,7 @@ def table(r):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats (median)")
+    parser.add_argument("--repeats", type=int, default=7, help="timed rounds (median)")
     parser.add_argument("--skip-full", action="store_true", help="skip the 60,000-image epoch")
     args = parser.parse_args()
     results = measure(args.repeats, not args.skip_full)

@@ -49,7 +49,7 @@ def _merge_alive(alive, network):
             alive[relu.name] = fired
 
 
-def run_share(replica, images, labels, batch_size):
+def run_share(replica, images, labels, batch_size, track_alive=True):
     """Forward and backward on one worker's share of a batch, in chunks of :data:`CHUNK`.
 
     Parameters
@@ -61,6 +61,9 @@ def run_share(replica, images, labels, batch_size):
     batch_size : int
         Of the whole batch: each chunk's gradient is scaled to its part of the
         batch mean.
+    track_alive : bool
+        Note which ReLU units fired (1 % of the time; only the health view
+        asks for it).
 
     Returns
     -------
@@ -69,12 +72,14 @@ def run_share(replica, images, labels, batch_size):
         such a chunk is not back-propagated).
     logits : list of ndarray, (chunk, 10) each
     alive : dict of str -> bool ndarray
-        ReLU name -> units that fired for at least one image of the share.
+        ReLU name -> units that fired for at least one image of the share
+        (empty without ``track_alive``).
     """
     loss, logits, alive, filled = 0.0, [], {}, False
     for chunk in _chunks(slice(0, len(labels))):
         chunk_logits = replica.forward(images[chunk])
-        _merge_alive(alive, replica)
+        if track_alive:
+            _merge_alive(alive, replica)
         chunk_loss, grad = cross_entropy(chunk_logits, labels[chunk])
         size = chunk.stop - chunk.start
         if np.isfinite(chunk_loss):
@@ -101,10 +106,13 @@ class DataParallel:
         Train the extra shares in worker processes (POSIX), started at the
         first training step; if one cannot start or dies, the step is redone
         on threads, and threads are used from then on.
+    track_alive : bool
+        Keep count of the ReLU units that fire, for :meth:`dead_relu_fractions`.
     """
 
-    def __init__(self, network, workers=None, processes=True):
+    def __init__(self, network, workers=None, processes=True, track_alive=True):
         self.network = network
+        self.track_alive = track_alive
         self.workers = max(1, workers or default_workers())
         self.processes = processes and available()
         self.replicas = [network] + [network.replica() for _ in range(self.workers - 1)]
@@ -118,6 +126,12 @@ class DataParallel:
         if self._pool:
             self._pool.shutdown(wait=True)
             self._pool = None
+
+    @property
+    def executor(self):
+        """The thread pool (``None`` with one worker), idle between passes: lend it to
+        :meth:`SGD.step <cnn_core.optimizers.SGD.step>`."""
+        return self._pool
 
     def __enter__(self):
         return self
@@ -167,8 +181,8 @@ class DataParallel:
                 self._stop_processes()
                 self.processes = False
         if results is None:
-            results = self._map(lambda replica, part: run_share(replica, images[part], labels[part], n),
-                                parts)
+            results = self._map(lambda replica, part: run_share(
+                replica, images[part], labels[part], n, self.track_alive), parts)
             self._add_gradients([dict(replica.named_grads())
                                  for replica in self.replicas[1:len(parts)]])
         self._alive = results[0][2]
@@ -192,8 +206,8 @@ class DataParallel:
         workers.publish(self.network)
         n = len(labels)
         for index, part in enumerate(parts[1:]):
-            workers.submit(index, images[part], labels[part], n)
-        results = [run_share(self.network, images[parts[0]], labels[parts[0]], n)]
+            workers.submit(index, images[part], labels[part], n, self.track_alive)
+        results = [run_share(self.network, images[parts[0]], labels[parts[0]], n, self.track_alive)]
         results += [workers.result(index) for index in range(len(parts) - 1)]
         self._add_gradients([workers.grads[index].arrays for index in range(len(parts) - 1)])
         return results
@@ -215,5 +229,6 @@ class DataParallel:
         return np.concatenate(out)
 
     def dead_relu_fractions(self):
-        """Fraction of ReLU units inactive for every sample of the last batch, per layer."""
+        """Fraction of ReLU units inactive for every sample of the last batch, per layer
+        (empty unless ``track_alive``)."""
         return {name: float(1.0 - alive.mean()) for name, alive in self._alive.items()}

@@ -118,9 +118,8 @@ def _serve(connection):
             break                       # the parent has gone
         if job is None:
             break
-        images, labels, batch_size = job
         try:
-            answer = ("done", run_share(network, images, labels, batch_size))
+            answer = ("done", run_share(network, *job))
         except Exception as exc:        # reported to the parent, which raises it
             answer = ("failed", f"{type(exc).__name__}: {exc}")
         try:
@@ -187,10 +186,11 @@ class ShareProcesses:
         for name, value in network.named_params():
             self.params.arrays[name][...] = value
 
-    def submit(self, index, images, labels, batch_size):
-        """Start worker ``index`` on a share: ``images (n, 1, 28, 28)``, ``labels (n,)``."""
+    def submit(self, index, images, labels, batch_size, track_alive):
+        """Start worker ``index`` on a share: ``images (n, 1, 28, 28)``, ``labels (n,)``
+        (see :func:`~cnn_core.parallel.run_share`)."""
         try:
-            self._connections[index].send((images, labels, batch_size))
+            self._connections[index].send((images, labels, batch_size, track_alive))
         except OSError as exc:
             raise WorkerLost("a training process has stopped") from exc
 

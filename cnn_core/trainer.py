@@ -196,7 +196,8 @@ class Trainer:
         control = control or TrainingControl()
         self.config.validate(len(self.train_labels))
         # The threads live only as long as this call, so a trainer left behind holds none.
-        with DataParallel(self.network, self.workers) as self._parallel:
+        parallel = DataParallel(self.network, self.workers, track_alive=self.track_health)
+        with parallel as self._parallel:
             return self._run(control, on_batch, on_epoch)
 
     def _run(self, control, on_batch, on_epoch):
@@ -249,7 +250,7 @@ class Trainer:
             self._last_good[name][...] = value
         self.optimizer.lr, self.optimizer.momentum = lr, self.config.momentum
         self.optimizer.weight_decay = self.config.weight_decay
-        self.optimizer.step()
+        self.optimizer.step(self._parallel.executor)
         if not all(np.isfinite(value).all() for _, value in self.network.named_params()):
             self._restore_last_good("the weights overflowed")   # the update itself did
             return None

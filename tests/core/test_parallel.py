@@ -4,6 +4,7 @@ import pytest
 
 from cnn_core.losses import cross_entropy
 from cnn_core.network import CHUNK, Network
+from cnn_core.optimizers import SGD
 from cnn_core.parallel import DataParallel
 
 
@@ -80,3 +81,31 @@ def test_predict_logits_matches_one_pass(batch):
     with DataParallel(network, 2) as parallel:
         np.testing.assert_allclose(parallel.predict_logits(images), expected, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(network.predict_logits(images), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_with_a_helper_thread_gives_the_same_weights(batch, momentum):
+    images, labels = batch
+    results = []
+    for lend_threads in (False, True):
+        network = Network(seed=1)
+        optimizer = SGD(network, lr=0.05, momentum=momentum, weight_decay=5e-4)
+        with DataParallel(network, 2) as parallel:
+            assert parallel.executor is not None
+            for _ in range(3):
+                parallel.train_step(images, labels)
+                optimizer.step(parallel.executor if lend_threads else None)
+        results.append(network.state_dict())
+    assert not np.array_equal(results[0]["fc1.weight"], Network(seed=1).state_dict()["fc1.weight"])
+    for name, value in results[0].items():
+        np.testing.assert_array_equal(results[1][name], value, err_msg=name)
+
+
+def test_firing_units_are_counted_only_when_asked(batch):
+    images, labels = batch
+    with DataParallel(Network(seed=1), 2, track_alive=False) as parallel:
+        parallel.train_step(images, labels)
+        assert parallel.dead_relu_fractions() == {}
+    with DataParallel(Network(seed=1), 2) as parallel:
+        parallel.train_step(images, labels)
+        assert set(parallel.dead_relu_fractions()) == {"relu1", "relu2", "relu3", "relu4", "relu5"}
