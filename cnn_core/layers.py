@@ -325,10 +325,27 @@ class Dense(Layer):
         self.params = {"weight": np.zeros((out_features, in_features), np.float32),
                        "bias": np.zeros(out_features, np.float32)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self._deferred = None   # (input rows, output gradient rows) while deferring
 
     def spec(self):
         return {"type": self.kind, "name": self.name,
                 "in_features": self.in_features, "out_features": self.out_features}
+
+    def defer_weight_gradient(self):
+        """Until :meth:`finish_weight_gradient`, let backward passes keep their rows
+        instead of adding their weight gradient: one product over all the rows of
+        a batch run in chunks costs half as much as one per chunk plus the sums
+        (fc1's weight gradient is 1.6 MB; measured here)."""
+        self._deferred = []
+
+    def finish_weight_gradient(self):
+        """Write the weight gradient of the rows kept since :meth:`defer_weight_gradient`
+        (overwriting; nothing if no backward pass ran) and stop deferring."""
+        deferred, self._deferred = self._deferred, None
+        if deferred:
+            rows = np.concatenate([x for x, _ in deferred])
+            grads = np.concatenate([g for _, g in deferred])
+            np.matmul(grads.T, rows, out=self.grads["weight"])
 
     def output_shape(self, input_shape):
         return (self.out_features,)
@@ -348,7 +365,9 @@ class Dense(Layer):
 
     def backward(self, grad, need_input_grad=True, param_grads=True, accumulate=False):
         if param_grads:
-            if accumulate:
+            if self._deferred is not None:
+                self._deferred.append((self._x, grad))
+            elif accumulate:
                 self.grads["weight"] += grad.T @ self._x
             else:                               # straight into the buffer: no 1.6 MB temporary
                 np.matmul(grad.T, self._x, out=self.grads["weight"])

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .layers import Dense
 from .losses import cross_entropy
 from .network import CHUNK
 from .processes import ShareProcesses, WorkerLost, available
@@ -52,6 +53,9 @@ def _merge_alive(alive, network):
 def run_share(replica, images, labels, batch_size, track_alive=True):
     """Forward and backward on one worker's share of a batch, in chunks of :data:`CHUNK`.
 
+    The dense layers' weight gradients are worked out once for the whole share
+    (:meth:`Dense.defer_weight_gradient <cnn_core.layers.Dense.defer_weight_gradient>`).
+
     Parameters
     ----------
     replica : Network
@@ -76,18 +80,25 @@ def run_share(replica, images, labels, batch_size, track_alive=True):
         (empty without ``track_alive``).
     """
     loss, logits, alive, filled = 0.0, [], {}, False
-    for chunk in _chunks(slice(0, len(labels))):
-        chunk_logits = replica.forward(images[chunk])
-        if track_alive:
-            _merge_alive(alive, replica)
-        chunk_loss, grad = cross_entropy(chunk_logits, labels[chunk])
-        size = chunk.stop - chunk.start
-        if np.isfinite(chunk_loss):
-            grad *= size / batch_size            # each chunk's mean → the batch mean
-            replica.backward(grad, accumulate=filled)   # the first one overwrites
-            filled = True
-        loss += chunk_loss * size
-        logits.append(chunk_logits.copy())
+    dense = [layer for layer in replica.layers if isinstance(layer, Dense)]
+    for layer in dense:
+        layer.defer_weight_gradient()
+    try:
+        for chunk in _chunks(slice(0, len(labels))):
+            chunk_logits = replica.forward(images[chunk])
+            if track_alive:
+                _merge_alive(alive, replica)
+            chunk_loss, grad = cross_entropy(chunk_logits, labels[chunk])
+            size = chunk.stop - chunk.start
+            if np.isfinite(chunk_loss):
+                grad *= size / batch_size            # each chunk's mean → the batch mean
+                replica.backward(grad, accumulate=filled)   # the first one overwrites
+                filled = True
+            loss += chunk_loss * size
+            logits.append(chunk_logits.copy())
+    finally:                                    # (also after an error: stop deferring)
+        for layer in dense:
+            layer.finish_weight_gradient()
     return loss, logits, alive
 
 

@@ -109,3 +109,18 @@ def test_firing_units_are_counted_only_when_asked(batch):
     with DataParallel(Network(seed=1), 2) as parallel:
         parallel.train_step(images, labels)
         assert set(parallel.dead_relu_fractions()) == {"relu1", "relu2", "relu3", "relu4", "relu5"}
+
+
+def test_a_failing_share_leaves_no_layer_deferring_its_gradient(batch):
+    images, labels = batch
+    labels = labels.copy()
+    labels[-1] = 99
+    network = Network(seed=1)
+    with DataParallel(network, 1) as parallel:
+        with pytest.raises(IndexError):
+            parallel.train_step(images, labels)
+    fc1 = network.layer("fc1")
+    assert fc1._deferred is None
+    _, _, whole = one_pass(network.copy(), images[:20], labels[:20])
+    one_pass(network, images[:20], labels[:20])          # a plain pass fills the gradient again
+    np.testing.assert_allclose(fc1.grads["weight"], whole["fc1.weight"], rtol=1e-5, atol=1e-7)
