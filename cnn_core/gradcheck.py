@@ -88,7 +88,7 @@ def check_layer(layer, x, rng):
 def check_layers(seed=0):
     """Check every layer type on small random inputs; returns a list of results."""
     rng = np.random.default_rng(seed)
-    maps = lambda c: rng.standard_normal((c, 2, 6, 6))   # channel-major (C, N, H, W)
+    maps = lambda c: rng.standard_normal((c, 6, 6, 2))   # as the layers see them: (C, H, W, N)
     cases = [
         (Conv2D("conv (1→3)", 1, 3), maps(1)),
         (Conv2D("conv (2→3)", 2, 3), maps(2)),

@@ -1,14 +1,35 @@
 """The layers of the network, each with its forward and backward pass side by side.
 
-Feature maps travel channel-major, ``(C, N, H, W)``: a convolution is one GEMM
-whose output ``(F, N*H*W)`` already *is* the next layer's input, so no layer
-transposes its output.  Only :class:`Flatten` turns the maps into the usual
-``(N, features)`` rows for the dense layers.
+Feature maps travel channel-major with the image index last, ``(C, H, W, N)``:
+
+- a convolution is one GEMM whose output ``(F, H*W*N)`` already *is* the next
+  layer's input, so no layer transposes its output;
+- a max-pool compares neighbouring columns and rows that are whole runs of
+  ``N`` images apart, which NumPy does several times faster than
+  neighbouring single numbers; the same goes for clearing im2col's padding;
+- :class:`Flatten` is free both ways: ``(C, H, W, N)`` seen as ``(C*H*W, N)``
+  is the transpose of PyTorch's ``(N, C*H*W)`` rows, which is the operand
+  order fc1's GEMM wants anyway.
+
+Outside the layers, maps are shown in the usual ``(C, N, H, W)`` order
+(:func:`public_maps`, :func:`internal_maps`).
 
 Every layer keeps what its backward pass needs in its own attributes, so two
 copies of a network (one training, one explaining) never share a cache.
 """
 import numpy as np
+
+
+def public_maps(x):
+    """A layer's output as the rest of the code sees it: ``(C, H, W, N)`` maps as a
+    ``(C, N, H, W)`` view; rows ``(N, F)`` unchanged."""
+    return x.transpose(0, 3, 1, 2) if x.ndim == 4 else x
+
+
+def internal_maps(x):
+    """The inverse of :func:`public_maps`: ``(C, N, H, W)`` maps to contiguous
+    ``(C, H, W, N)``; rows ``(N, F)`` unchanged."""
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if x.ndim == 4 else x
 
 
 def _store(target, value, accumulate):
@@ -77,34 +98,36 @@ class Layer:
 _TAPS = tuple((dy, dx) for dy in range(3) for dx in range(3))
 
 
-def _clear_padding(cols, N, H, W):
-    """Zero the entries of ``cols (C, 9, N*H*W)`` whose pixel lies in the zero padding.
+def _clear_padding(cols, H, W, N):
+    """Zero the entries of ``cols (C, 9, H*W*N)`` whose pixel lies in the zero padding.
 
     Four slice stores: the taps of the kernel's top row (``dy == 0``, taps 0-2)
     see padding in the image's first row, those of its left column (``dx == 0``,
-    taps 0, 3, 6) in its first column, and so on.
+    taps 0, 3, 6) in its first column, and so on.  Each store writes runs of
+    at least ``N`` contiguous numbers (the images).
     """
-    taps = cols.reshape(len(cols), 3, 3, N, H, W)       # (C, dy, dx, N, H, W)
-    taps[:, 0, :, :, 0, :] = 0
-    taps[:, 2, :, :, -1, :] = 0
-    taps[:, :, 0, :, :, 0] = 0
-    taps[:, :, 2, :, :, -1] = 0
+    taps = cols.reshape(len(cols), 3, 3, H, W, N)       # (C, dy, dx, H, W, N)
+    taps[:, 0, :, 0] = 0
+    taps[:, 2, :, -1] = 0
+    taps[:, :, 0, :, 0] = 0
+    taps[:, :, 2, :, -1] = 0
 
 
 def im2col(x, cols, bordered=None):
-    """Fill ``cols (C, 9, N*H*W)`` with what each tap sees of ``x (C, N, H, W)``.
+    """Fill ``cols (C, 9, H*W*N)`` with what each tap sees of ``x (C, H, W, N)``.
 
     Seen flat, a tap's view of the images is the images shifted by a constant
-    offset, ``(dy - 1) * W + (dx - 1)``.  So ``x`` is copied into ``bordered``
-    with a margin of ``W + 1`` on each side, all nine shifted views are one
-    strided view of that, and one copy fills ``cols``.  The entries a shift
-    wraps round a row or past the margin are the padding, and are set to zero.
+    offset, ``((dy - 1) * W + (dx - 1)) * N``.  So ``x`` is copied into
+    ``bordered`` with a margin of ``(W + 1) * N`` on each side, all nine
+    shifted views are one strided view of that, and one copy fills ``cols``.
+    The entries a shift wraps round a row or past the margin are the padding,
+    and are set to zero.
 
-    ``bordered``: flat scratch of ``C * (N*H*W + 2*(W+1))`` elements of ``x``'s
-    dtype, reused across calls; its margins need no zeroing.
+    ``bordered``: flat scratch of ``C * (H*W*N + 2*(W+1)*N)`` elements of
+    ``x``'s dtype, reused across calls; its margins need no zeroing.
     """
-    C, N, H, W = x.shape
-    size, margin = N * H * W, W + 1
+    C, H, W, N = x.shape
+    size, margin = H * W * N, (W + 1) * N
     width = size + 2 * margin
     if bordered is None:
         bordered = np.empty(C * width, x.dtype)
@@ -113,24 +136,24 @@ def im2col(x, cols, bordered=None):
     item = bordered.itemsize
     # (np.ndarray rather than as_strided: a single image pays for every microsecond)
     taps = np.ndarray((C, 3, 3, size), bordered.dtype, bordered,
-                      strides=(width * item, W * item, item, item))
+                      strides=(width * item, W * N * item, N * item, item))
     cols.reshape(C, 3, 3, size)[...] = taps
-    _clear_padding(cols, N, H, W)
+    _clear_padding(cols, H, W, N)
 
 
 def col2im(dcols, shape):
     """The adjoint of :func:`im2col`: add each tap's gradient back onto the pixel it saw.
 
-    ``dcols : (C, 9, N*H*W)`` (its padding entries are zeroed in place);
-    returns ``(C, N, H, W)``, a view.  The taps are added in order, each one
+    ``dcols : (C, 9, H*W*N)`` (its padding entries are zeroed in place);
+    returns ``(C, H, W, N)``, a view.  The taps are added in order, each one
     contiguous shifted add into an array with the same margins as in im2col.
     """
-    C, N, H, W = shape
-    size, margin = N * H * W, W + 1
-    _clear_padding(dcols, N, H, W)
+    C, H, W, N = shape
+    size, margin = H * W * N, (W + 1) * N
+    _clear_padding(dcols, H, W, N)
     bordered = np.zeros((C, size + 2 * margin), dcols.dtype)
     for k, (dy, dx) in enumerate(_TAPS):
-        start = dy * W + dx           # margin + the tap's shift
+        start = (dy * W + dx) * N     # margin + the tap's shift
         bordered[:, start:start + size] += dcols[:, k]
     return bordered[:, margin:margin + size].reshape(shape)
 
@@ -139,7 +162,7 @@ class Conv2D(Layer):
     """3×3 convolution, stride 1, zero padding 1, as im2col + one GEMM.
 
     Parameters: ``weight (F, C, 3, 3)`` and ``bias (F,)``, PyTorch's layout.
-    Input ``x : (C, N, H, W)``; output ``(F, N, H, W)``.
+    Input ``x : (C, H, W, N)``; output ``(F, H, W, N)``.
     """
 
     kind = "conv"
@@ -152,7 +175,7 @@ class Conv2D(Layer):
         self.params = {"weight": np.zeros(shape, np.float32),
                        "bias": np.zeros(out_channels, np.float32)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self._cols = None       # (C*9 + 1, N*H*W): what the nine taps see, and ones
+        self._cols = None       # (C*9 + 1, H*W*N): what the nine taps see, and ones
         self._cols_storage = None
         self._bordered_storage = None   # im2col's scratch
         self._input_shape = None
@@ -186,22 +209,22 @@ class Conv2D(Layer):
 
     def forward(self, x):
         x = np.ascontiguousarray(x)
-        C, N, H, W = self._input_shape = x.shape
-        F, K, size = self.out_channels, C * 9, N * H * W
+        C, H, W, N = self._input_shape = x.shape
+        F, K, size = self.out_channels, C * 9, H * W * N
         # A row of ones under the taps carries the bias through the GEMM: that
         # saves a pass over the output here and the bias gradient's sum later.
         cols = self._cols = self._scratch("_cols_storage", (K + 1) * size, x.dtype).reshape(K + 1, size)
         im2col(x, cols[:K].reshape(C, 9, size),
-               self._scratch("_bordered_storage", C * (size + 2 * (W + 1)), x.dtype))
+               self._scratch("_bordered_storage", C * (size + 2 * (W + 1) * N), x.dtype))
         cols[K] = 1
         weight_and_bias = np.empty((F, K + 1), x.dtype)
         weight_and_bias[:, :K] = self.params["weight"].reshape(F, K)
         weight_and_bias[:, K] = self.params["bias"]
-        return (weight_and_bias @ cols).reshape(F, N, H, W)
+        return (weight_and_bias @ cols).reshape(F, H, W, N)
 
     def backward(self, grad, need_input_grad=True, param_grads=True, accumulate=False):
-        C, N, H, W = self._input_shape
-        F, K, size = self.out_channels, C * 9, N * H * W
+        C, H, W, N = self._input_shape
+        F, K, size = self.out_channels, C * 9, H * W * N
         g = grad.reshape(F, size)
         if param_grads:
             both = _weight_gradient(self._cols, g)      # (F, K + 1): weight, then bias
@@ -240,12 +263,12 @@ class ReLU(Layer):
         """Which units were positive for at least one sample of the last pass:
         bool ``(C, H, W)`` for feature maps, ``(F,)`` for rows."""
         if self._before_pool is not None:
-            return (self._before_pool > 0).any(axis=1)
-        return self._active.any(axis=1 if self._active.ndim == 4 else 0)
+            return (self._before_pool > 0).any(axis=3)
+        return self._active.any(axis=3 if self._active.ndim == 4 else 0)
 
 
 class MaxPool2D(Layer):
-    """2×2 max-pooling with stride 2 on ``(C, N, H, W)``, H and W even.
+    """2×2 max-pooling with stride 2 on ``(C, H, W, N)``, H and W even.
 
     The maximum is taken in two steps, across each pair of columns and then
     across each pair of rows, so the second step reads whole rows.  The
@@ -262,8 +285,8 @@ class MaxPool2D(Layer):
 
     def forward(self, x):
         self._x, self._rectified = x, None
-        self._pairs = np.maximum(x[..., 0::2], x[..., 1::2])    # (C, N, H, W/2)
-        return np.maximum(self._pairs[:, :, 0::2], self._pairs[:, :, 1::2])
+        self._pairs = np.maximum(x[:, :, 0::2], x[:, :, 1::2])  # (C, H, W/2, N)
+        return np.maximum(self._pairs[:, 0::2], self._pairs[:, 1::2])
 
     def forward_rectified(self, x, relu):
         """``self.forward(relu.forward(x))``, with the ReLU applied after pooling.
@@ -284,19 +307,20 @@ class MaxPool2D(Layer):
         x, pairs = self._x, self._pairs
         if self._rectified is not None:
             grad = grad * self._rectified                       # the ReLU's backward pass
-        top_wins = pairs[:, :, 0::2] >= pairs[:, :, 1::2]
+        top_wins = pairs[:, 0::2] >= pairs[:, 1::2]
         grad_pairs = np.empty(pairs.shape, grad.dtype)
-        np.multiply(grad, top_wins, out=grad_pairs[:, :, 0::2])
-        np.multiply(grad, ~top_wins, out=grad_pairs[:, :, 1::2])
-        left_wins = x[..., 0::2] >= x[..., 1::2]
+        np.multiply(grad, top_wins, out=grad_pairs[:, 0::2])
+        np.multiply(grad, ~top_wins, out=grad_pairs[:, 1::2])
+        left_wins = x[:, :, 0::2] >= x[:, :, 1::2]
         grad_x = np.empty(x.shape, grad.dtype)
-        np.multiply(grad_pairs, left_wins, out=grad_x[..., 0::2])
-        np.multiply(grad_pairs, ~left_wins, out=grad_x[..., 1::2])
+        np.multiply(grad_pairs, left_wins, out=grad_x[:, :, 0::2])
+        np.multiply(grad_pairs, ~left_wins, out=grad_x[:, :, 1::2])
         return grad_x
 
 
 class Flatten(Layer):
-    """Channel-major maps ``(C, N, H, W)`` to rows ``(N, C*H*W)`` in PyTorch order."""
+    """Maps ``(C, H, W, N)`` to rows ``(N, C*H*W)`` in PyTorch order, as a view:
+    the transpose of the maps seen as ``(C*H*W, N)``."""
 
     kind = "flatten"
 
@@ -305,12 +329,12 @@ class Flatten(Layer):
 
     def forward(self, x):
         self._shape = x.shape
-        C, N, H, W = x.shape
-        return x.transpose(1, 0, 2, 3).reshape(N, C * H * W)
+        C, H, W, N = x.shape
+        return x.reshape(C * H * W, N).T
 
     def backward(self, grad, need_input_grad=True, param_grads=True, accumulate=False):
-        C, N, H, W = self._shape
-        return grad.reshape(N, C, H, W).transpose(1, 0, 2, 3)
+        C, H, W, N = self._shape
+        return grad.T.reshape(C, H, W, N)       # a view when grad is a transposed one
 
 
 class Dense(Layer):
@@ -343,7 +367,8 @@ class Dense(Layer):
         (overwriting; nothing if no backward pass ran) and stop deferring."""
         deferred, self._deferred = self._deferred, None
         if deferred:
-            rows = np.concatenate([x for x, _ in deferred])
+            # (the rows are transposed views, fc1's of contiguous (features, N) blocks)
+            rows = np.concatenate([x.T for x, _ in deferred], axis=1).T
             grads = np.concatenate([g for _, g in deferred])
             np.matmul(grads.T, rows, out=self.grads["weight"])
 
@@ -374,7 +399,8 @@ class Dense(Layer):
             _store(self.grads["bias"], grad.sum(axis=0), accumulate)
         if not need_input_grad:
             return None
-        return grad @ self.params["weight"]
+        # (W.T @ grad.T).T: rows whose transpose is contiguous, which Flatten needs
+        return (self.params["weight"].T @ grad.T).T
 
 
 LAYER_TYPES = {cls.kind: cls for cls in (Conv2D, ReLU, MaxPool2D, Flatten, Dense)}

@@ -1,12 +1,13 @@
 """The network as data: an ordered list of layers, run forward and backward.
 
 The public side speaks PyTorch's language: images ``(N, 1, 28, 28)``, logits
-``(N, 10)``, parameters by ``state_dict`` names (``"conv1.weight"``).  Inside,
-feature maps are channel-major ``(C, N, H, W)`` (see :mod:`cnn_core.layers`).
+``(N, 10)``, parameters by ``state_dict`` names (``"conv1.weight"``), feature maps
+channel-major ``(C, N, H, W)``.  Inside, the layers keep the images last,
+``(C, H, W, N)`` (see :mod:`cnn_core.layers`).
 """
 import numpy as np
 
-from .layers import Conv2D, Dense, MaxPool2D, ReLU, layer_from_spec
+from .layers import Conv2D, Dense, MaxPool2D, ReLU, internal_maps, layer_from_spec, public_maps
 from .losses import softmax
 
 INPUT_SHAPE = (1, 28, 28)
@@ -34,6 +35,12 @@ def default_architecture():
         {"type": "relu", "name": "relu5"},
         {"type": "dense", "name": "fc2", "in_features": 128, "out_features": NUM_CLASSES},
     ]
+
+
+def images_to_maps(images, dtype):
+    """Images ``(N, 1, 28, 28)`` as the first layer's input ``(1, 28, 28, N)``, cast
+    to ``dtype``."""
+    return np.ascontiguousarray(np.asarray(images, dtype).transpose(1, 2, 3, 0))
 
 
 class Network:
@@ -162,7 +169,7 @@ class Network:
             Pixel values in [0, 1]; cast to the network's dtype.
         record : bool
             Keep every layer's output in ``self.outputs`` (name -> channel-major
-            array ``(C, N, H, W)`` or rows ``(N, F)``) for explanations.
+            maps ``(C, N, H, W)``, views, or rows ``(N, F)``) for explanations.
             Without it, a ReLU before a max-pool is applied after the pool
             (:meth:`MaxPool2D.forward_rectified`): the same logits and
             gradients, but that ReLU's full-size output never exists.
@@ -171,7 +178,7 @@ class Network:
         -------
         logits : ndarray, (N, 10)
         """
-        x = np.ascontiguousarray(np.asarray(images, self.dtype).transpose(1, 0, 2, 3))
+        x = images_to_maps(images, self.dtype)
         self.outputs = {} if record else None
         layers = self.layers
         index = 0
@@ -184,7 +191,7 @@ class Network:
                 continue
             x = layer.forward(x)
             if record:
-                self.outputs[layer.name] = x
+                self.outputs[layer.name] = public_maps(x)
             index += 1
         return np.ascontiguousarray(x)
 
@@ -196,7 +203,7 @@ class Network:
         ----------
         grad_logits : ndarray
             Gradient with respect to the output of layer ``start`` (default:
-            the last layer, so ``(N, 10)`` logits), in that layer's layout.
+            the last layer, so ``(N, 10)`` logits): ``(C, N, H, W)`` for maps.
         need_input_grad : bool
             Return the gradient with respect to the images ``(N, 1, 28, 28)``.
         record : bool
@@ -218,20 +225,20 @@ class Network:
         """
         if record and any(relu._before_pool is not None for relu in self.relu_layers()):
             raise ValueError("recording gradients needs a forward pass with record=True")
-        grad = grad_logits
+        grad = internal_maps(grad_logits)
         self.output_grads = {} if record else None
         start = len(self.layers) - 1 if start is None else start
         for index in range(start, -1, -1):
             layer = self.layers[index]
             if record:
-                self.output_grads[layer.name] = grad
+                self.output_grads[layer.name] = public_maps(grad)
             if index == until:
                 return None
             grad = layer.backward(grad, need_input_grad=need_input_grad or index > 0,
                                   param_grads=param_grads, accumulate=accumulate)
         if not need_input_grad:
             return None
-        return np.ascontiguousarray(grad.transpose(1, 0, 2, 3))
+        return np.ascontiguousarray(grad.transpose(3, 0, 1, 2))
 
     def predict_logits(self, images, chunk=CHUNK):
         """Logits ``(N, 10)`` for any number of images, in memory-friendly chunks."""

@@ -10,8 +10,8 @@ import functools
 import numpy as np
 
 from ..errors import ConfigError, ImageError
-from ..layers import Conv2D, ReLU
-from ..network import CHUNK, INPUT_SHAPE, NUM_CLASSES
+from ..layers import Conv2D, ReLU, public_maps
+from ..network import CHUNK, INPUT_SHAPE, NUM_CLASSES, images_to_maps
 from ..preprocessing import resampling_matrix
 from .backprop import backward
 
@@ -209,15 +209,16 @@ def feature_layer(network, name=None):
 
 
 def forward_to(network, images, index):
-    """Run ``images (N, 1, 28, 28)`` through layers ``0..index``; channel-major output.
+    """Run ``images (N, 1, 28, 28)`` through layers ``0..index``; output ``(C, N, H, W)``
+    (a view) or rows.
 
     Used to reach an inner layer without paying for the rest of the network;
     :func:`~cnn_core.explain.backprop.backward` with ``start=index`` goes back.
     """
-    x = np.ascontiguousarray(np.asarray(images, network.dtype).transpose(1, 0, 2, 3))
+    x = images_to_maps(images, network.dtype)
     for layer in network.layers[:index + 1]:
         x = layer.forward(x)
-    return x
+    return public_maps(x)
 
 
 # --- maps ---------------------------------------------------------------------------

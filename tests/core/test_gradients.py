@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from cnn_core.gradcheck import TOLERANCE, check_layers, check_network, relative_error
-from cnn_core.layers import MaxPool2D
+from cnn_core.layers import MaxPool2D, internal_maps, public_maps
 
 
 @pytest.mark.parametrize("result", check_layers(seed=1), ids=lambda r: f"{r.name}-{r.what}")
@@ -24,7 +24,7 @@ def test_gradcheck_detects_a_wrong_gradient():
 
 def test_maxpool_sends_tied_gradient_to_the_first_maximum_only():
     pool = MaxPool2D("pool")
-    x = np.zeros((1, 1, 2, 2))                  # a flat background: all four tie
+    x = np.zeros((1, 2, 2, 1))                  # a flat background: all four tie
     pool.forward(x)
     grad = pool.backward(np.ones((1, 1, 1, 1)))
     assert grad.sum() == 1 and grad[0, 0, 0, 0] == 1
@@ -32,13 +32,13 @@ def test_maxpool_sends_tied_gradient_to_the_first_maximum_only():
 
 def test_maxpool_backward_matches_a_plain_loop_on_many_ties():
     rng = np.random.default_rng(0)
-    x = rng.integers(0, 3, (2, 3, 6, 6)).astype(np.float64)     # small integers: ties galore
+    x = rng.integers(0, 3, (2, 3, 6, 6)).astype(np.float64)     # (C, N, H, W); ties galore
     grad = rng.standard_normal((2, 3, 3, 3))
     pool = MaxPool2D("pool")
-    pool.forward(x)
+    pool.forward(internal_maps(x))                               # the layers' (C, H, W, N)
     expected = np.zeros_like(x)
     for c, n, i, j in np.ndindex(grad.shape):
         window = x[c, n, 2 * i:2 * i + 2, 2 * j:2 * j + 2]
         di, dj = divmod(int(np.argmax(window)), 2)               # first maximum, row-major
         expected[c, n, 2 * i + di, 2 * j + dj] = grad[c, n, i, j]
-    np.testing.assert_array_equal(pool.backward(grad), expected)
+    np.testing.assert_array_equal(public_maps(pool.backward(internal_maps(grad))), expected)

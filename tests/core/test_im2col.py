@@ -1,15 +1,18 @@
-"""im2col and col2im by flat shifts, against a plain loop over padded images."""
+"""im2col and col2im by flat shifts, against a plain loop over padded images.
+
+Shapes are written ``(C, N, H, W)``; the layers take ``(C, H, W, N)``, and their
+columns run over ``(h, w, n)``."""
 import numpy as np
 import pytest
 
-from cnn_core.layers import col2im, im2col
+from cnn_core.layers import col2im, im2col, internal_maps
 
 SHAPES = [(1, 1, 1, 1), (1, 1, 1, 2), (2, 1, 2, 1), (2, 3, 3, 2), (3, 2, 5, 4), (2, 4, 28, 28),
           (4, 3, 14, 14)]
 
 
 def reference_im2col(x):
-    """cols (C, 9, N*H*W) with a padded copy and nine window slices, one pixel at a time."""
+    """cols (C, 9, H*W*N) with a padded copy and nine window slices, one pixel at a time."""
     C, N, H, W = x.shape
     padded = np.zeros((C, N, H + 2, W + 2), x.dtype)
     padded[:, :, 1:-1, 1:-1] = x
@@ -19,14 +22,19 @@ def reference_im2col(x):
             for h in range(H):
                 for w in range(W):
                     cols[c, :, n, h, w] = padded[c, n, h:h + 3, w:w + 3].ravel()
-    return cols.reshape(C, 9, N * H * W)
+    return cols.transpose(0, 1, 3, 4, 2).reshape(C, 9, H * W * N)   # columns over (h, w, n)
+
+
+def internal(shape):
+    C, N, H, W = shape
+    return (C, H, W, N)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
 def test_im2col_matches_the_padded_windows(shape):
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     cols = np.full((shape[0], 9, int(np.prod(shape[1:]))), np.nan, np.float32)  # no stale values
-    im2col(x, cols)
+    im2col(internal_maps(x), cols)
     np.testing.assert_array_equal(cols, reference_im2col(x))
 
 
@@ -34,6 +42,7 @@ def test_im2col_matches_the_padded_windows(shape):
 def test_col2im_is_the_adjoint_of_im2col(shape):
     """<im2col(x), d> == <x, col2im(d)> for every x and d: col2im is im2col's transpose."""
     rng = np.random.default_rng(1)
+    shape = internal(shape)
     x = rng.standard_normal(shape)
     d = rng.standard_normal((shape[0], 9, int(np.prod(shape[1:]))))
     cols = np.empty_like(d)
@@ -52,4 +61,4 @@ def test_col2im_adds_each_tap_onto_the_pixel_it_saw():
         for h in range(4):
             for w in range(5):
                 expected[h + dy, w + dx] += 1.0
-        np.testing.assert_array_equal(col2im(d, shape)[0, 0], expected[1:-1, 1:-1])
+        np.testing.assert_array_equal(col2im(d, internal(shape))[0, :, :, 0], expected[1:-1, 1:-1])

@@ -52,7 +52,7 @@ def test_dead_relu_fractions_cover_every_chunk(batch):
     images, labels = batch
     network = Network(seed=1)
     network.forward(images, record=True)          # every ReLU applied to full-size maps
-    expected = {relu.name: 1.0 - relu._active.any(axis=1 if relu._active.ndim == 4 else 0).mean()
+    expected = {relu.name: 1.0 - relu._active.any(axis=3 if relu._active.ndim == 4 else 0).mean()
                 for relu in network.relu_layers()}
     with DataParallel(network.copy(), 2) as parallel:
         parallel.train_step(images, labels)
