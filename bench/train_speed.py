@@ -30,8 +30,8 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 
 from cnn_core.data import load_sample  # noqa: E402
-from cnn_core.layers import Conv2D, Dense  # noqa: E402
-from cnn_core.network import INPUT_SHAPE, Network  # noqa: E402
+from cnn_core.layers import WGRAD_COLUMNS, Conv2D, Dense  # noqa: E402
+from cnn_core.network import CHUNK, INPUT_SHAPE, Network  # noqa: E402
 from cnn_core.optimizers import SGD  # noqa: E402
 from cnn_core.parallel import DataParallel, default_workers  # noqa: E402
 
@@ -78,6 +78,62 @@ def gemm_timer(workers, size=1024):
         for t in threads:
             t.join()
     return all_at_once, workers * 2 * size ** 3
+
+
+def step_products(network, share):
+    """The matrix products of one worker's training step on ``share`` images, at the
+    engine's own shapes: chunks of :data:`CHUNK`, the weight gradient of a conv in
+    runs of columns, that of a dense layer once per share.  Returns ``(a, b)``
+    operand pairs of random float32 data, each to be multiplied ``a @ b``."""
+    rng = np.random.default_rng(0)
+
+    def operands(m, k, n):
+        return rng.random((m, k), np.float32), rng.random((k, n), np.float32)
+    chunks = [min(CHUNK, share - start) for start in range(0, share, CHUNK)]
+    pairs, shape = [], INPUT_SHAPE
+    for index, layer in enumerate(network.layers):
+        out = layer.output_shape(shape)
+        if isinstance(layer, Conv2D):
+            f, k = layer.out_channels, 9 * layer.in_channels
+            for n in chunks:
+                size = out[1] * out[2] * n
+                pairs.append(operands(f, k + 1, size))                          # forward
+                pairs += [operands(k + 1, min(WGRAD_COLUMNS, size - s), f)      # weight gradient
+                          for s in range(0, size, WGRAD_COLUMNS)]
+                if index > 0:
+                    pairs.append(operands(k, f, size))                          # input gradient
+        elif isinstance(layer, Dense):
+            i, o = layer.in_features, layer.out_features
+            for n in chunks:
+                pairs += [operands(o, i, n), operands(i, o, n)]     # forward, input gradient
+            pairs.append(operands(o, share, i))                     # weight gradient
+        shape = out
+    return pairs
+
+
+def engine_gemm_timer(network, n_images, workers):
+    """A function that runs, on ``workers`` threads at once, only the matrix products
+    of a training epoch of ``n_images`` at the engine's own shapes: a floor for any
+    engine built on these GEMMs, however well the rest were done."""
+    batches = [min(BATCH, n_images - start) for start in range(0, n_images, BATCH)]
+    per_worker = [[] for _ in range(workers)]
+    for size in sorted(set(batches)):
+        bounds = np.linspace(0, size, workers + 1).astype(int)
+        for worker, share in enumerate(np.diff(bounds)):
+            products = step_products(network, int(share)) if share else []
+            per_worker[worker] += products * batches.count(size)
+
+    def run(products):
+        for a, b in products:
+            a @ b
+
+    def all_at_once():
+        threads = [threading.Thread(target=run, args=(p,)) for p in per_worker]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    return all_at_once
 
 
 def engine_runners(images, labels, workers):
@@ -200,7 +256,8 @@ def measure(repeats, full_size):
     engine_epoch, engine_inference, close = engine_runners(images, labels, workers)
     torch = torch_runners(images, labels, workers)
     try:
-        epochs = {"engine": engine_epoch, "gemm": gemm}
+        epochs = {"engine": engine_epoch, "gemm": gemm,
+                  "own_gemms": engine_gemm_timer(network, len(labels), workers)}
         inferences = {"engine": engine_inference}
         if torch:
             epochs["torch"], inferences["torch"], results["machine"]["torch"] = torch
@@ -210,11 +267,14 @@ def measure(repeats, full_size):
         results["gemm_limit_s"] = statistics.median(limits)
         results["engine_epoch_s"] = statistics.median(times["engine"])
         results["engine_over_limit"] = median_ratio(times["engine"], limits)
+        results["own_gemms_epoch_s"] = statistics.median(times["own_gemms"])
+        results["engine_over_own_gemms"] = median_ratio(times["engine"], times["own_gemms"])
         inference_times = side_by_side(inferences, repeats * 2)
         results["engine_inference_1000_s"] = statistics.median(inference_times["engine"])
         if torch:
             results["torch_epoch_s"] = statistics.median(times["torch"])
             results["engine_over_torch"] = median_ratio(times["engine"], times["torch"])
+            results["own_gemms_over_torch"] = median_ratio(times["own_gemms"], times["torch"])
             results["torch_inference_1000_s"] = statistics.median(inference_times["torch"])
             results["inference_engine_over_torch"] = median_ratio(inference_times["engine"],
                                                                   inference_times["torch"])
@@ -251,6 +311,9 @@ def table(r):
         ("single image: forward + Grad-CAM (last conv)", ms("single_image_gradcam_s"), "", ""),
         ("single image: activations + Grad-CAM at 4 layers", ms("single_image_canvas_s"), "", ""),
         ("training epoch, 60,000 images", ms("engine_epoch_60000_s"), "", ""),
+        ("the engine's GEMMs alone, same epoch", ms("own_gemms_epoch_s"), "",
+         f"engine/its GEMMs {ratio('engine_over_own_gemms')}, "
+         f"its GEMMs/torch {ratio('own_gemms_over_torch')}"),
         ("GEMM-bound limit of the 2,000 epoch",
          f"{r['gemm_limit_s'] * 1e3:.1f} ms", "",
          f"{r['epoch_gflop']:.1f} GFLOP at {r['gemm_gflops']:.0f} GFLOP/s"),

@@ -43,14 +43,14 @@ def _store(target, value, accumulate):
 #: Longest run of columns the weight gradient of a convolution takes in one GEMM.
 #: OpenBLAS slows down four-fold on ``(10, 12544) @ (12544, 8)`` (conv1 on 16
 #: images) but not on two halves of it; wider layers are unaffected (measured here).
-_WGRAD_COLUMNS = 8192
+WGRAD_COLUMNS = 8192
 
 
 def _weight_gradient(cols, g):
     """``g @ cols.T`` for ``cols (K, L)`` and ``g (F, L)``, in runs of columns; ``(F, K)``."""
     total = None
-    for start in range(0, cols.shape[1], _WGRAD_COLUMNS):
-        stop = start + _WGRAD_COLUMNS
+    for start in range(0, cols.shape[1], WGRAD_COLUMNS):
+        stop = start + WGRAD_COLUMNS
         # cols @ g.T, transposed, is g @ cols.T: OpenBLAS runs this operand
         # order 15-60 % faster for these long, thin products (measured here).
         part = cols[:, start:stop] @ g[:, start:stop].T          # (K, F)
