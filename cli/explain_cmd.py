@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw, ImageFont
 from cnn_core import paths
 from cnn_core.atomic import atomic_write
 from cnn_core.errors import ConfigError
-from cnn_core.explain.api import METHODS
+from cnn_core.explain.api import METHODS, empty_map_note
 from cnn_core.explain.cam import CAM_METHODS
 
 #: Screen pixels per input pixel.
@@ -67,13 +67,18 @@ def run(args):
     network, _ = load_model(args.model)
     explainer = Explainer(network)
     explanation = explainer.explain(digit, args.method, args.layer, args.target, args.contrast)
-    deletion = explainer.deletion_curve(explanation).auc[0]
-    chance = explainer.deletion_curve(explanation, random_order=True).auc[0]
     _save(render(explanation), args.out)
     p = explanation.probabilities
     print(f"prediction: {explanation.predicted} ({p[explanation.predicted]:.1%})")
     print(f"explained: {describe(explanation)}")
-    print(f"deletion AUC: {deletion:.3f} (random pixel order: {chance:.3f}; lower is more faithful)")
+    if explanation.heatmap.any():
+        deletion = explainer.deletion_curve(explanation).auc[0]
+        chance = explainer.deletion_curve(explanation, random_order=True).auc[0]
+        print(f"deletion AUC: {deletion:.3f} (random pixel order: {chance:.3f}; "
+              "lower is more faithful)")
+    else:   # equal scores give no order to delete the pixels in
+        note = empty_map_note(explanation.layer, explanation.target, explanation.contrast)
+        print(f"deletion AUC: none, the map is empty: {note}")
     print(f"wrote {args.out}")
     return 0
 

@@ -17,8 +17,8 @@ embedding     PCA of the dense layer with a basis kept fixed across epochs
 api           Explanation, Analysis, Explainer, explain
 """
 from .activations import activations, batch_activations, kernel_mosaics
-from .api import (METHODS, Analysis, Explainer, Explanation, check_method, explain,
-                  heatmap_function)
+from .api import (METHODS, Analysis, Explainer, Explanation, check_method, empty_map_note,
+                  explain, heatmap_function)
 from .attribution import (IG_STEPS, Attribution, completeness_gap, integrated_gradients,
                           occlusion, saliency, smooth_grad)
 from .cam import CAM, CAM_METHODS, GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, record_pass
@@ -29,8 +29,8 @@ from .features import TopPatches, feature_visualisation, receptive_field, top_pa
 from .sanity import SanityReport, randomise, sanity_check, sanity_check_methods, spearman
 
 __all__ = [
-    "METHODS", "Analysis", "Explainer", "Explanation", "check_method", "explain",
-    "heatmap_function", "activations", "batch_activations", "kernel_mosaics",
+    "METHODS", "Analysis", "Explainer", "Explanation", "check_method", "empty_map_note",
+    "explain", "heatmap_function", "activations", "batch_activations", "kernel_mosaics",
     "IG_STEPS", "Attribution", "completeness_gap", "integrated_gradients", "occlusion",
     "saliency", "smooth_grad", "CAM", "CAM_METHODS", "GradCAM", "GradCAMPlusPlus", "HiResCAM",
     "LayerCAM", "record_pass", "EMBEDDING_LAYER", "PCAEmbedding", "dense_features", "Curves",

@@ -81,6 +81,20 @@ class Analysis:
     method: str
 
 
+def empty_map_note(layer, target, contrast=None):
+    """Why a heat map is empty, in words.
+
+    A CAM keeps only the positive part of its weighted channel sum; at an
+    intermediate layer that sum is often negative everywhere (Grad-CAM at
+    conv3 is empty for most digits of the shipped model), and then no region
+    is marked.  Such a map has no deletion AUC: its order of equal scores says
+    nothing.
+    """
+    where = f" at {layer}" if layer else ""
+    over = f" over class {contrast}" if contrast is not None else ""
+    return f"no region{where} raises the score of class {target}{over}"
+
+
 def check_method(method):
     """Return ``method`` if :func:`explain` knows it, else raise :class:`ConfigError`."""
     if method not in METHODS:

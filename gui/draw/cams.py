@@ -8,6 +8,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from cnn_core.explain import empty_map_note
+
 from .images import HEAT_COLOUR_MAP, framed, heat_over_digit, image_view, lookup_table
 
 #: How the methods are called on screen.
@@ -21,7 +23,9 @@ AUC_TIP = (
     "measured. The area under that curve runs from 0 to 1: <b>lower is better</b>, because a "
     "map that found the pixels the decision rests on makes the probability collapse "
     "quickly.</p><p>For scale, the same curve with the pixels in a random order is shown "
-    "in brackets: a useful map scores well below it.</p>")
+    "in brackets: a useful map scores well below it.</p>"
+    "<p>A map marked <b>empty</b> has nothing in it: a CAM keeps only the positive part of its "
+    "weighted channels, and at that layer nothing was left, so it has no AUC.</p>")
 
 
 def colour_bar(view, row, col, rowspan=1):
@@ -93,14 +97,35 @@ class CamStrip(HeatMapRow):
         super().__init__(conv_names, "Grad-CAM at every conv layer", parent)
         self.setToolTip(AUC_TIP)
         self._digit = None
+        self.empty = set()      # names of the layers whose map is empty
+        self._equal_columns()
+
+    def _equal_columns(self):
+        """Make every map as wide as the longest title it can have, so that the maps
+        keep one size whichever say "empty"."""
+        widest = 0
+        for name in self.names:
+            self.set_title(name, f"{name} · AUC 0.00")
+            widest = max(widest, self.titles[name].minimumWidth())
+            self.set_title(name, name)
+        for col in range(len(self.names)):
+            self.view.ci.layout.setColumnMinimumWidth(col, widest)
+            self.view.ci.layout.setColumnStretchFactor(col, 1)
 
     @Slot(object, object)
     def show_analysis(self, digit, analysis):
         """Show the CAM of every conv layer from one :class:`~cnn_core.explain.Analysis`."""
         self._digit = digit
+        self.empty = {name for name in self.names if not analysis.cams[name][1].any()}
         for name in self.names:
             self.show_map(name, digit, analysis.cams[name][1])
-            self.set_title(name, name)
+            if name in self.empty:
+                self.set_title(name, f"{name} · empty")
+                self.images[name].setToolTip(
+                    empty_map_note(name, analysis.target, analysis.contrast))
+            else:
+                self.set_title(name, name)
+                self.images[name].setToolTip("")
         versus = f" rather than {analysis.contrast}" if analysis.contrast is not None else ""
         self.set_heading(f"{METHOD_NAMES[analysis.method]} for class {analysis.target}{versus}"
                          f" at every conv layer")
@@ -111,10 +136,12 @@ class CamStrip(HeatMapRow):
         if self._digit is None or not np.array_equal(scores.digit, self._digit):
             return
         for name, auc in scores.aucs.items():
-            self.set_title(name, f"{name} · AUC {auc:.2f}")
+            if name not in self.empty:
+                self.set_title(name, f"{name} · AUC {auc:.2f}")
 
     @Slot()
     def show_empty(self):
         """Nothing drawn."""
         self._digit = None
+        self.empty = set()
         super().show_empty()

@@ -4,7 +4,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from cnn_core.explain import CAM_METHODS, METHODS
+from cnn_core.explain import CAM_METHODS, METHODS, empty_map_note
 
 from ..style import muted
 from .cams import AUC_TIP, METHOD_NAMES, HeatMapRow, colour_bar
@@ -68,7 +68,7 @@ class MethodPanel(QWidget):
         self.map_box, self.map = image_view(view, 1, 0)
         framed(self.map)
         colour_bar(view, 1, 1)
-        self.auc = QLabel(objectName="auc", toolTip=AUC_TIP)
+        self.auc = QLabel(objectName="auc", toolTip=AUC_TIP, wordWrap=True)
         self.status = muted(QLabel(objectName="map_status"))
         self.pair = HeatMapRow(["true", "predicted"], "Grad-CAM for the true and the "
                                "predicted class")
@@ -127,8 +127,12 @@ class MethodPanel(QWidget):
         explanation = result.explanation
         self._show(explanation.image, explanation.heatmap, result.choice, explanation.target,
                    explanation.contrast)
-        self.auc.setText(f"Deletion AUC: <b>{result.auc:.3f}</b> (random order "
-                         f"{result.random_auc:.3f}; lower is better)")
+        if explanation.heatmap.any():
+            self.auc.setText(f"Deletion AUC: <b>{result.auc:.3f}</b> (random order "
+                             f"{result.random_auc:.3f}; lower is better)")
+        else:
+            note = empty_map_note(explanation.layer, explanation.target, explanation.contrast)
+            self.auc.setText(f"Deletion AUC: none, the map is empty: {note}")
         self.status.setText(f"computed in {result.seconds * 1000:.0f} ms")
 
     @Slot(str)

@@ -55,6 +55,24 @@ def test_contrast_and_layer_options(digit_png, tmp_path, capsys):
     assert f"gradcam at conv3, evidence for {label} against {other}" in capsys.readouterr().out
 
 
+def test_an_empty_map_gets_no_auc_but_says_why(tmp_path, capsys):
+    """Grad-CAM at conv3 is empty for most digits; the first such digit, found here."""
+    from cnn_core.explain import Explainer
+    from cnn_core.model_files import load_model
+    from cnn_core.paths import SHIPPED_MODEL
+    split = load_sample()[1]
+    explainer = Explainer(load_model(SHIPPED_MODEL)[0])
+    empty = next(i for i in range(len(split.labels))
+                 if not explainer.explain(split.as_float()[i, 0], "gradcam", "conv3").heatmap.any())
+    image = tmp_path / "digit.png"
+    Image.fromarray(split.images[empty]).save(image)
+    assert run(["--image", image, "--layer", "conv3", "--out", tmp_path / "a.png"]) == 0
+    printed = capsys.readouterr().out
+    assert "deletion AUC: none, the map is empty: no region at conv3 raises the score" in printed
+    assert run(["--image", image, "--layer", "conv4", "--out", tmp_path / "b.png"]) == 0
+    assert "deletion AUC: 0." in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("options", [
     ["--image", "{missing}"],
     ["--image", "{text}"],

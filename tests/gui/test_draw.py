@@ -15,6 +15,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMessageBox
 
 from cnn_core.data import load_sample
+from cnn_core.explain import Explainer
 from cnn_core.preprocessing import preprocess
 from gui.draw.images import HEAT_COLOUR_MAP
 from gui.draw.jobs import MapChoice, explain_map
@@ -175,10 +176,32 @@ def test_strip_shows_a_map_per_conv_layer_with_its_auc(window, qtbot):
     draw_seven(place.canvas)
     wait_analysed(qtbot, place)
     strip = place.cam_strip
-    qtbot.waitUntil(lambda: all("AUC" in strip.titles[n].text for n in strip.names),
-                    timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: all("AUC" in strip.titles[n].text for n in strip.names
+                                if n not in strip.empty), timeout=WAIT_MS)
     assert strip.names == ["conv1", "conv2", "conv3", "conv4"]
     assert all(strip.images[n].image.shape == (28, 28, 3) for n in strip.names)
+    assert "conv4" not in strip.empty
+
+
+def test_an_empty_map_says_so_instead_of_an_auc(window, qtbot):
+    """Grad-CAM at conv3 is empty for most digits: the first validation digit where it is."""
+    place = open_draw_place(window, qtbot)
+    validation = load_sample()[1]
+    explainer = Explainer(place.controller.network)
+    index = next(i for i in range(len(validation.labels))
+                 if not explainer.explain(validation.as_float()[i, 0], "gradcam", "conv3")
+                 .heatmap.any())
+    place.validation_index.setValue(index)
+    place.validation_button.click()
+    wait_analysed(qtbot, place, lambda a: not a.cams["conv3"][1].any())
+    strip = place.cam_strip
+    qtbot.waitUntil(lambda: "AUC" in strip.titles["conv4"].text, timeout=WAIT_MS)
+    assert strip.titles["conv3"].text == "conv3 · empty"
+    assert "raises the score" in strip.images["conv3"].toolTip()
+    panel = place.method_panel
+    panel.layer.setCurrentIndex(panel.layer.findData("conv3"))
+    qtbot.waitUntil(lambda: "the map is empty: no region at conv3" in panel.auc.text(),
+                    timeout=WAIT_MS)
 
 
 def test_clicking_an_activation_enlarges_it_and_visualises_the_channel(window, qtbot):
