@@ -7,11 +7,13 @@ Run from the repository root (PyTorch is optional: ``pip install torch==2.13.0``
 
 Measures, in one run on this machine: a training epoch of 2,000 images at batch 64
 (forward, loss, backward, SGD step), inference of 1,000 images, a training epoch at the full
-60,000-image size, peak memory of a headless training run, and the machine's own float32
-GEMM rate, from which the GEMM-bound limit of an epoch follows.  The engine, PyTorch and
-the GEMMs are timed in turn, round after round, after a warm-up; times are medians, and each
-ratio is the median of the rounds' ratios.  Both engines use the same number of cores (the
-engine's extra workers are processes, PyTorch's are threads).
+60,000-image size, peak memory of a headless training run, the machine's own float32
+GEMM rate, from which the GEMM-bound limit of an epoch follows, and the engine's own matrix
+products alone (its shapes, all workers at once): how much of its epoch is GEMM time that
+no work on the rest could remove.  The engine, PyTorch and the GEMMs are timed in turn,
+round after round, after a warm-up; times are medians, and each ratio is the median of the
+rounds' ratios.  Both engines use the same number of cores (the engine's extra workers are
+processes, PyTorch's are threads).
 """
 import argparse
 import json
