@@ -4,7 +4,8 @@ MNIST was made in two steps (LeCun, Cortes and Burges): each digit was
 size-normalised to fit a 20×20 box, keeping its aspect ratio, with
 anti-aliasing; then it was placed in a 28×28 frame so that its centre of mass
 sits at the centre.  :func:`preprocess` repeats those steps on a canvas
-drawing or a photo, after working out which tone is ink and which is paper.
+drawing or a photo, after working out which tone is ink and which is paper
+(in a photo, against the paper's brightness where each pixel lies).
 Measured on the bundled 5,000 MNIST training digits, the centre of mass in
 pixel-index coordinates always lies within half a pixel of (14, 14), which
 is what a whole-pixel shift towards 14 produces, so that is the target here.
@@ -28,6 +29,16 @@ FRAME_CENTRE = 14.0
 #: are the anti-aliased edges of strokes, and dropping them moves the centre
 #: of mass enough to shift 1 % of MNIST digits by a pixel.
 NOISE_LEVEL = 0.1
+
+#: Paper whose border tones lie within this of each other (2nd to 98th
+#: percentile, on a 0-1 scale) is one clean sheet: a drawing program's canvas,
+#: a clean scan, MNIST itself.  Its tone is subtracted as it is.  Anything else
+#: is a photo: sensor noise, a lamp to one side, a shadow, so its paper is
+#: modelled as a smooth surface and its noise kept out of the digit.
+CLEAN_PAPER = 0.02
+#: A photo is read at most this many pixels across (a phone's 4000 would take
+#: seconds, and a digit 20 pixels tall needs no more).
+PHOTO_SIDE = 800
 
 # ITU-R BT.601 luma weights: the ones Pillow's "L" conversion uses, so a file
 # converted by Pillow and an array converted here agree.
@@ -61,7 +72,10 @@ def preprocess(image):
     EmptyImageError
         There is no ink: a blank or uniform image, or only faint noise.
     """
-    ink = ink_intensity(to_grayscale(image))
+    gray = to_grayscale(image)
+    if is_photo(gray) and max(gray.shape) > PHOTO_SIDE:
+        gray = _shrink(gray, -(-max(gray.shape) // PHOTO_SIDE))
+    ink = ink_intensity(gray)
     visible = ink > NOISE_LEVEL
     rows = np.flatnonzero(visible.any(axis=1))
     if rows.size == 0:
@@ -123,7 +137,10 @@ def ink_intensity(gray):
     median): a digit seldom fills the border, whereas it may well cover half
     of a tightly cropped picture.  Ink is how far a pixel departs from the
     paper towards the other tone, so light paper is inverted and grey paper
-    in a photo still reads as background.
+    in a photo still reads as background.  In a photo (see
+    :data:`CLEAN_PAPER`) the paper is measured against a smooth surface
+    fitted to the border instead, so that its shaded side does not read as
+    ink, nor does its noise.
 
     Parameters
     ----------
@@ -135,9 +152,92 @@ def ink_intensity(gray):
     ink : ndarray, float32, (H, W)
         Ink in [0, 1]; the paper and anything on its far side are 0.
     """
-    paper = np.median(_border(gray))
-    ink = (paper - gray) if paper >= 0.5 else (gray - paper)
-    return np.clip(ink, 0.0, None).astype(np.float32, copy=False)
+    if is_photo(gray):
+        ink = _ink_on_photo(gray)
+    else:
+        paper = np.median(_border(gray))
+        ink = (paper - gray) if paper >= 0.5 else (gray - paper)
+    return np.clip(ink, 0.0, 1.0).astype(np.float32, copy=False)
+
+
+def is_photo(gray):
+    """Whether ``gray (H, W)`` is a photo rather than a clean sheet: its border
+    holds more than one tone (see :data:`CLEAN_PAPER`)."""
+    if min(gray.shape) < 8:
+        return False
+    low, high = np.percentile(_border(gray), [2, 98])
+    return high - low > CLEAN_PAPER
+
+
+def _shrink(gray, factor):
+    """``gray (H, W)`` averaged over ``factor``-square blocks (a few edge pixels
+    that fill no block are dropped)."""
+    height, width = gray.shape[0] // factor, gray.shape[1] // factor
+    blocks = gray[:height * factor, :width * factor].reshape(height, factor, width, factor)
+    return blocks.mean(axis=(1, 3), dtype=np.float32)
+
+
+def _ink_on_photo(gray):
+    """Ink of ``gray (H, W)`` measured against the paper's own brightness at each pixel.
+
+    Which tone is ink is read from the image, not the border: the side of the
+    paper surface that the larger departures lie on (a vignetted photo of
+    white paper may have a border darker than mid-grey).  Paper and ink both
+    reflect in proportion to the light that falls on them, so a departure
+    from the paper is divided by the paper's brightness there and put on the
+    scale of the brightest paper: a stroke in the shade counts as much as one
+    in the light.  That magnifies the sensor noise in the shade too, so ink
+    counts only where its neighbourhood, about half a pixel of the 28×28
+    frame across, is inked on average: noise averages out there, strokes do
+    not.
+    """
+    surface = _paper_surface(gray)
+    departure = gray - surface
+    noise = 3 * 1.4826 * np.median(np.abs(departure))
+    dark_ink = np.clip(-departure - noise, 0, None).sum() >= np.clip(departure - noise, 0, None).sum()
+    paper = np.clip(surface, 1e-3, None)
+    ink = (-departure if dark_ink else departure) * (paper.max() / paper)
+    window = max(3, round(max(gray.shape) / (2 * FRAME_SIDE)))
+    return np.where(_local_mean(ink, window) > NOISE_LEVEL / 2, ink, 0.0)
+
+
+def _local_mean(image, window):
+    """The mean of ``image (H, W)`` over a ``window``-square around each pixel
+    (a smaller one at the edges), from running sums."""
+    for axis in (0, 1):
+        n = image.shape[axis]
+        sums = np.cumsum(np.insert(image, 0, 0.0, axis=axis), axis=axis)
+        high = np.minimum(np.arange(n) + window // 2 + 1, n)
+        low = np.maximum(np.arange(n) - window // 2, 0)
+        count = (high - low).reshape((-1, 1) if axis == 0 else (1, -1))
+        image = (np.take(sums, high, axis=axis) - np.take(sums, low, axis=axis)) / count
+    return image
+
+
+def _paper_surface(gray):
+    """The paper's brightness under ``gray (H, W)``, as a quadratic in the pixel
+    coordinates fitted to the border.
+
+    Border pixels far from the fit, on either side, are ink that runs into
+    the border; they are left out and the fit repeated.
+    """
+    height, width = gray.shape
+    ys, xs = np.linspace(-1, 1, height), np.linspace(-1, 1, width)
+    ring_y = np.concatenate((np.full(width, -1.0), np.full(width, 1.0), ys[1:-1], ys[1:-1]))
+    ring_x = np.concatenate((xs, xs, np.full(height - 2, -1.0), np.full(height - 2, 1.0)))
+
+    def terms(x, y):
+        return [np.ones_like(x * y), x, y, x * x, y * y, x * y]
+    design = np.stack(terms(ring_x, ring_y), axis=1)            # (ring, 6)
+    ring = _border(gray).astype(np.float64)
+    keep = np.ones(len(ring), bool)
+    for _ in range(3):
+        coefficients = np.linalg.lstsq(design[keep], ring[keep], rcond=None)[0]
+        residual = ring - design @ coefficients
+        spread = 1.4826 * np.median(np.abs(residual[keep])) + 1e-3   # robust sigma
+        keep = np.abs(residual) < 3 * spread
+    grid = terms(xs[None, :], ys[:, None])                       # broadcasts to (H, W)
+    return sum(c * t for c, t in zip(coefficients, grid)).astype(np.float32)
 
 
 def resampling_matrix(n_in, n_out):

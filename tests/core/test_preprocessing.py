@@ -80,6 +80,64 @@ def test_grey_paper_in_a_photo_reads_as_background():
     assert correlation(preprocess(photo), preprocess(ink)) > 0.99
 
 
+def unevenly_lit(ink, light="side"):
+    """A photo of ``ink`` (280×280) under uneven light, with sensor noise.
+
+    ``"side"``: dark ink on paper whose light falls off from 0.8 at the left
+    edge to 0.4 at the right; ``"vignette"``: white paper whose corners get a
+    third of the centre's light, so the border is darker than mid-grey;
+    ``"chalk"``: light chalk on a dark board lit from one side.  Paper, ink and
+    chalk reflect a fixed share of the light that falls on them.
+    """
+    rows, cols = np.mgrid[-1:1:280j, -1:1:280j]
+    noise = np.random.default_rng(0).normal(0, 0.02, ink.shape)
+    if light == "vignette":
+        level = 0.85 - 0.28 * (rows ** 2 + cols ** 2)
+    else:
+        level = 0.6 - 0.2 * cols
+    reflected = 0.15 + 0.7 * ink if light == "chalk" else 1.0 - 0.8 * ink
+    return np.clip(level * reflected + noise, 0, 1)
+
+
+@pytest.mark.parametrize("light", ["side", "vignette", "chalk"])
+def test_unevenly_lit_paper_reads_as_background(light):
+    """The dark side of a photo is paper, not ink: with one tone for all the paper
+    it read as a blob that swallowed the digit (or, vignetted, as light ink)."""
+    ink = draw(SEVEN)
+    assert correlation(preprocess(unevenly_lit(ink, light)), preprocess(ink)) > 0.95
+    with pytest.raises(EmptyImageError):
+        preprocess(unevenly_lit(np.zeros_like(ink), light))
+
+
+def test_strokes_into_the_border_of_uneven_paper_are_still_ink():
+    ink = draw(ONE, top=0, size=279)                # the stroke runs off top and bottom
+    assert correlation(preprocess(unevenly_lit(ink)), preprocess(ink)) > 0.95
+
+
+def test_a_large_photo_is_read_at_a_size_that_keeps_it_quick():
+    """A phone photo's thousands of pixels are averaged down first: same digit."""
+    ink = draw(SEVEN)
+    large = np.kron(unevenly_lit(ink), np.ones((9, 9)))         # 2520 × 2520
+    assert correlation(preprocess(large), preprocess(unevenly_lit(ink))) > 0.95
+
+
+def test_clean_paper_is_measured_against_its_one_tone():
+    """A clean sheet (one paper tone on the border) is read exactly as before:
+    paper tone minus pixel."""
+    from cnn_core.preprocessing import ink_intensity
+    sheet = (0.8 - 0.7 * draw(SEVEN)).astype(np.float32)
+    assert np.array_equal(ink_intensity(sheet), np.clip(np.float32(0.8) - sheet, 0, None))
+
+
+def test_sensor_noise_on_even_paper_stays_out_of_the_digit():
+    """Noise on an evenly lit photo used to put stray specks of ink far from the
+    digit, which stretched its box."""
+    ink = draw(SEVEN)
+    photo = np.clip(0.5 * (1.0 - 0.8 * ink) + np.random.default_rng(2).normal(0, 0.025, ink.shape),
+                    0, 1)
+    assert correlation(preprocess(photo), preprocess(ink)) > 0.95
+
+
 def test_position_on_the_canvas_does_not_matter():
     first = preprocess(draw(SEVEN, canvas=(400, 400), top=10, left=20))
     second = preprocess(draw(SEVEN, canvas=(400, 400), top=170, left=150))
