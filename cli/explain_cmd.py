@@ -67,18 +67,19 @@ def run(args):
     network, _ = load_model(args.model)
     explainer = Explainer(network)
     explanation = explainer.explain(digit, args.method, args.layer, args.target, args.contrast)
-    _save(render(explanation), args.out)
-    p = explanation.probabilities
-    print(f"prediction: {explanation.predicted} ({p[explanation.predicted]:.1%})")
-    print(f"explained: {describe(explanation)}")
     if explanation.heatmap.any():
         deletion = explainer.deletion_curve(explanation).auc[0]
         chance = explainer.deletion_curve(explanation, random_order=True).auc[0]
-        print(f"deletion AUC: {deletion:.3f} (random pixel order: {chance:.3f}; "
-              "lower is more faithful)")
+        faithfulness = (f"deletion AUC: {deletion:.3f} (random pixel order: {chance:.3f}; "
+                        "lower is more faithful)")
     else:   # equal scores give no order to delete the pixels in
         note = empty_map_note(explanation.layer, explanation.target, explanation.contrast)
-        print(f"deletion AUC: none, the map is empty: {note}")
+        faithfulness = f"deletion AUC: none, the map is empty: {note}"
+    _save(render(explanation), args.out)        # last: an interrupted run writes nothing
+    p = explanation.probabilities
+    print(f"prediction: {explanation.predicted} ({p[explanation.predicted]:.1%})")
+    print(f"explained: {describe(explanation)}")
+    print(faithfulness)
     print(f"wrote {args.out}")
     return 0
 
