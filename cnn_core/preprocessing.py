@@ -194,7 +194,8 @@ def _ink_on_photo(gray):
     surface = _paper_surface(gray)
     departure = gray - surface
     noise = 3 * 1.4826 * np.median(np.abs(departure))
-    dark_ink = np.clip(-departure - noise, 0, None).sum() >= np.clip(departure - noise, 0, None).sum()
+    darker, lighter = (np.clip(d - noise, 0, None).sum() for d in (-departure, departure))
+    dark_ink = darker >= lighter
     paper = np.clip(surface, 1e-3, None)
     ink = (-departure if dark_ink else departure) * (paper.max() / paper)
     window = max(3, round(max(gray.shape) / (2 * FRAME_SIDE)))
