@@ -97,7 +97,6 @@ class CamStrip(HeatMapRow):
         super().__init__(conv_names, "Grad-CAM at every conv layer", parent)
         self.setToolTip(AUC_TIP)
         self._digit = None
-        self.empty = set()      # names of the layers whose map is empty
         self._equal_columns()
 
     def _equal_columns(self):
@@ -116,10 +115,10 @@ class CamStrip(HeatMapRow):
     def show_analysis(self, digit, analysis):
         """Show the CAM of every conv layer from one :class:`~cnn_core.explain.Analysis`."""
         self._digit = digit
-        self.empty = {name for name in self.names if not analysis.cams[name][1].any()}
         for name in self.names:
-            self.show_map(name, digit, analysis.cams[name][1])
-            if name in self.empty:
+            heatmap = analysis.cams[name][1]
+            self.show_map(name, digit, heatmap)
+            if not heatmap.any():
                 self.set_title(name, f"{name} · empty")
                 self.images[name].setToolTip(
                     empty_map_note(name, analysis.target, analysis.contrast))
@@ -132,16 +131,15 @@ class CamStrip(HeatMapRow):
 
     @Slot(object)
     def show_scores(self, scores):
-        """Add each layer's deletion AUC to its title (ignored when the digit moved on)."""
+        """Add each layer's deletion AUC to its title (ignored when the digit moved on;
+        empty maps are not scored and keep "empty")."""
         if self._digit is None or not np.array_equal(scores.digit, self._digit):
             return
         for name, auc in scores.aucs.items():
-            if name not in self.empty:
-                self.set_title(name, f"{name} · AUC {auc:.2f}")
+            self.set_title(name, f"{name} · AUC {auc:.2f}")
 
     @Slot()
     def show_empty(self):
         """Nothing drawn."""
         self._digit = None
-        self.empty = set()
         super().show_empty()

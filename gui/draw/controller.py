@@ -209,8 +209,8 @@ class DrawController(QObject):
                 self.map_status.emit(f"computing {METHOD_NAMES[choice.method]}…")
             self._runner.submit("map", functools.partial(explain_map, self._cache, network,
                                                          digit, choice))
-        if not self._pen_down:
-            heatmaps = {name: cam[1] for name, cam in self.analysis.cams.items()}
+        heatmaps = {name: cam[1] for name, cam in self.analysis.cams.items() if cam[1].any()}
+        if not self._pen_down and heatmaps:
             self._runner.submit("strip", functools.partial(
                 strip_scores, self._cache, network, digit, heatmaps, self.analysis.target))
 

@@ -34,12 +34,13 @@ class MapChoice:
 
 @dataclass(frozen=True)
 class MapResult:
-    """One explanation and its deletion AUC, with a random pixel order's for scale."""
+    """One explanation and its deletion AUC, with a random pixel order's for scale
+    (both None for an empty map, which gives no order to delete pixels in)."""
 
     choice: MapChoice
     explanation: object         # cnn_core.explain.Explanation
-    auc: float
-    random_auc: float
+    auc: object                 # float or None
+    random_auc: object          # float or None
     seconds: float
 
 
@@ -92,8 +93,10 @@ def explain_map(cache, network, digit, choice):
     explainer = cache.explainer(network)
     layer = choice.layer if choice.is_cam else None
     explanation = explainer.explain(digit, choice.method, layer, choice.target, choice.contrast)
-    auc = float(explainer.deletion_curve(explanation).auc[0])
-    random_auc = float(explainer.deletion_curve(explanation, random_order=True).auc[0])
+    auc = random_auc = None
+    if explanation.heatmap.any():
+        auc = float(explainer.deletion_curve(explanation).auc[0])
+        random_auc = float(explainer.deletion_curve(explanation, random_order=True).auc[0])
     return MapResult(choice, explanation, auc, random_auc, time.perf_counter() - started)
 
 
@@ -103,6 +106,7 @@ def strip_scores(cache, network, digit, heatmaps, target):
     Parameters
     ----------
     heatmaps : dict of str -> ndarray (28, 28)
+        Non-empty maps only: an empty one has no AUC.
     target : int
         The class whose probability the deletion tracks.
     """

@@ -127,7 +127,7 @@ class MethodPanel(QWidget):
         explanation = result.explanation
         self._show(explanation.image, explanation.heatmap, result.choice, explanation.target,
                    explanation.contrast)
-        if explanation.heatmap.any():
+        if result.auc is not None:
             self.auc.setText(f"Deletion AUC: <b>{result.auc:.3f}</b> (random order "
                              f"{result.random_auc:.3f}; lower is better)")
         else:
