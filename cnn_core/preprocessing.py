@@ -73,9 +73,10 @@ def preprocess(image):
         There is no ink: a blank or uniform image, or only faint noise.
     """
     gray = to_grayscale(image)
-    if is_photo(gray) and max(gray.shape) > PHOTO_SIDE:
+    photo = is_photo(gray)
+    if photo and max(gray.shape) > PHOTO_SIDE:
         gray = _shrink(gray, -(-max(gray.shape) // PHOTO_SIDE))
-    ink = ink_intensity(gray)
+    ink = ink_intensity(gray, photo)
     visible = ink > NOISE_LEVEL
     rows = np.flatnonzero(visible.any(axis=1))
     if rows.size == 0:
@@ -130,7 +131,7 @@ def to_grayscale(image):
     return alpha * luma + (1.0 - alpha) * background
 
 
-def ink_intensity(gray):
+def ink_intensity(gray, photo=None):
     """Separate ink from paper in a grayscale image.
 
     The paper is the majority tone of the image's outer ring of pixels (its
@@ -146,13 +147,18 @@ def ink_intensity(gray):
     ----------
     gray : ndarray, float, (H, W)
         Brightness in [0, 1], as returned by :func:`to_grayscale`.
+    photo : bool or None
+        Whether ``gray`` is a photo; ``None`` asks :func:`is_photo` (the
+        canvas's pen moves call this, so a caller that knows says so).
 
     Returns
     -------
     ink : ndarray, float32, (H, W)
         Ink in [0, 1]; the paper and anything on its far side are 0.
     """
-    if is_photo(gray):
+    if photo is None:
+        photo = is_photo(gray)
+    if photo:
         ink = _ink_on_photo(gray)
     else:
         paper = np.median(_border(gray))
