@@ -68,18 +68,23 @@ def epoch_flops(network, n_images):
     return total * n_images
 
 
-def gemm_timer(workers, size=1024):
-    """A function that runs ``workers`` single-threaded 1024² float32 GEMMs at once,
-    and the FLOPs it does."""
-    mats = [(np.random.rand(size, size).astype(np.float32),) * 2 for _ in range(workers)]
-
-    def all_at_once():
-        threads = [threading.Thread(target=np.matmul, args=m) for m in mats]
+def at_once(function, per_thread):
+    """A function that calls ``function(*args)`` for every ``args`` of ``per_thread``,
+    each on a thread of its own, all at the same time, and waits for them."""
+    def run():
+        threads = [threading.Thread(target=function, args=args) for args in per_thread]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-    return all_at_once, workers * 2 * size ** 3
+    return run
+
+
+def gemm_timer(workers, size=1024):
+    """A function that runs ``workers`` single-threaded 1024² float32 GEMMs at once,
+    and the FLOPs it does."""
+    mats = [(np.random.rand(size, size).astype(np.float32),) * 2 for _ in range(workers)]
+    return at_once(np.matmul, mats), workers * 2 * size ** 3
 
 
 def step_products(network, share):
@@ -125,17 +130,10 @@ def engine_gemm_timer(network, n_images, workers):
             products = step_products(network, int(share)) if share else []
             per_worker[worker] += products * batches.count(size)
 
-    def run(products):
+    def multiply(products):
         for a, b in products:
             a @ b
-
-    def all_at_once():
-        threads = [threading.Thread(target=run, args=(p,)) for p in per_worker]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    return all_at_once
+    return at_once(multiply, [(products,) for products in per_worker])
 
 
 def engine_runners(images, labels, workers):
