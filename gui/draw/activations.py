@@ -88,8 +88,10 @@ class ActivationGrids(QWidget):
 
     @staticmethod
     def _columns(count):
-        """Tiles per row: a power of two near sqrt(2 count), so mosaics are about 2:1."""
-        return min(MAX_COLUMNS, 2 ** math.ceil(math.log2(math.sqrt(2 * count))))
+        """Tiles per row: the power of two at or above sqrt(count), so a mosaic is
+        square or 2:1 (16 and 64 channels 4×4 and 8×8; 8 and 32 channels 4×2 and
+        8×4), which fills the square boxes the layers get."""
+        return min(MAX_COLUMNS, 2 ** math.ceil(math.log2(math.sqrt(count))))
 
     @Slot(object)
     def show_outputs(self, outputs):

@@ -220,6 +220,22 @@ def test_clicking_an_activation_enlarges_it_and_visualises_the_channel(window, q
     assert place.features.patches.image is not None
 
 
+def test_activation_mosaics_fill_their_square_boxes(window, qtbot):
+    """64 and 16 channels are shown as 8×8 and 4×4 tiles, 32 and 8 as 8×4 and 4×2,
+    and a click in a lower row picks the channel drawn there."""
+    place = open_draw_place(window, qtbot)
+    draw_seven(place.canvas)
+    wait_analysed(qtbot, place)
+    images = place.activations.images
+    tile = 15                                           # 14 pixels and a 1-pixel gap
+    assert images["relu4"].image.shape == (8 * tile - 1, 8 * tile - 1)
+    assert images["relu2"].image.shape == (4 * 29 - 1, 4 * 29 - 1)
+    assert images["relu3"].image.shape == (4 * tile - 1, 8 * tile - 1)
+    assert images["relu1"].image.shape == (2 * 29 - 1, 4 * 29 - 1)
+    images["relu4"].clicked.emit(2.0, 2 * tile + 2.0)     # first tile of the third row
+    assert place.activations.enlarged == ("relu4", 16)
+
+
 def heat_maps_without_their_scale(window):
     """``(panel, (levels, colour map))`` of every heat map with no colour bar of its scale.
 
