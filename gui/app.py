@@ -51,7 +51,12 @@ def run_app(argv=None):
     name_app(app)
     app.setWindowIcon(QIcon(str(paths.RESOURCES_DIR / "icons" / "explainable-cnn.svg")))
     # Imported here so `main.py train` never pays for loading pyqtgraph.
+    from .autosave import SessionLock
     from .main_window import MainWindow
-    window = MainWindow(show_tour=True)
+    session = SessionLock()
+    window = MainWindow(show_tour=True, shared_session=session.shared)
     window.show()
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        session.release()

@@ -3,8 +3,15 @@
 The file is ``user_data_dir()/autosave.npz``, written atomically by
 :func:`cnn_core.model_files.save_model`.  A clean exit stores its time in the
 settings; an autosave newer than that was left by a run that did not end cleanly.
+
+That reasoning holds only for the one app that uses a data folder.  A second app
+opened on the same folder sees the first one's autosaves, newer than the last
+clean exit, while the first is still running; :class:`SessionLock` tells it so,
+and it then leaves the offer and the clean-exit mark to the first.
 """
 import time
+
+from PySide6.QtCore import QLockFile
 
 from cnn_core import paths
 from cnn_core.errors import ModelFileError
@@ -34,6 +41,33 @@ def autosave(state, architecture, metadata):
     except ModelFileError as exc:
         return str(exc)
     return None
+
+
+class SessionLock:
+    """The data folder's ``session.lock``, held by the first running app for its life.
+
+    Attributes
+    ----------
+    shared : bool
+        True when another running app holds the lock: this one is a second
+        window on the same data folder.  A lock left by an app that crashed is
+        stale (its process is gone) and is taken over.
+    """
+
+    def __init__(self):
+        path = paths.user_data_dir() / "session.lock"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass        # an unwritable folder is reported where files are saved
+        self._lock = QLockFile(str(path))
+        self._lock.setStaleLockTime(0)      # stale only when its process is gone
+        held = self._lock.tryLock(0)
+        self.shared = not held and self._lock.error() == QLockFile.LockError.LockFailedError
+
+    def release(self):
+        if self._lock.isLocked():
+            self._lock.unlock()
 
 
 def mark_clean_exit(settings):

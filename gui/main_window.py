@@ -70,10 +70,16 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
         public mirrors, or ``EXPLAINABLE_CNN_MNIST_MIRROR`` when set.
     show_tour : bool
         Show the first-run tour if it was never dismissed (the app does; tests do not).
+    shared_session : bool
+        Another running app uses the same data folder (see
+        :class:`gui.autosave.SessionLock`): this one neither offers its autosave
+        nor marks a clean exit for it.
     """
 
-    def __init__(self, network=None, description=None, mirrors=None, show_tour=False):
+    def __init__(self, network=None, description=None, mirrors=None, show_tour=False,
+                 shared_session=False):
         super().__init__()
+        self._shared_session = shared_session
         self.settings = settings_store.app_settings()
         self.apply_theme()      # first: plots take their colours when they are made
         if network is None:
@@ -108,7 +114,8 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
         keep_plots_whole(self)
         self.resize(self.fitted_size(1440, 900))
         self._restore_settings()
-        self._offer_autosave()
+        if not shared_session:
+            self._offer_autosave()
         if show_tour and not self.settings.value("tour/done", False, type=bool):
             self.tour = self._add_notice(TOUR, [("tour_done", "Got it", self._tour_done)])
 
@@ -381,5 +388,6 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
             self.evaluate_place.shutdown()
             seconds = self.controller.shutdown()
             log.info("training thread ended %.2f s after close", seconds)
-            mark_clean_exit(self.settings)
+            if not self._shared_session:
+                mark_clean_exit(self.settings)
         event.accept()

@@ -1,5 +1,9 @@
 """Settings, autosave, recent files, export, help and tour, driven through the real window."""
 import csv
+import os
+import signal
+import subprocess
+import sys
 
 from pathlib import Path
 
@@ -15,7 +19,7 @@ from cnn_core import paths
 from cnn_core.model_files import load_model
 from gui import export
 from gui.app import name_app
-from gui.autosave import autosave_path
+from gui.autosave import SessionLock, autosave_path
 from gui.main_window import MainWindow
 from gui.settings_store import MAX_RECENT, app_settings, recent_files
 from gui.style import TONES
@@ -113,6 +117,45 @@ def test_after_a_clean_exit_no_restore_is_offered(window, qtbot):
     train_epochs(qtbot, window, 1)
     window.close()
     assert new_window(qtbot).restore_offer is None
+
+
+HOLD_THE_LOCK = """
+import sys, time
+from PySide6.QtCore import QLockFile
+lock = QLockFile(sys.argv[1])
+lock.setStaleLockTime(0)
+print(lock.tryLock(0), flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_second_app_on_the_same_folder_leaves_the_first_ones_autosave_alone(window, qtbot):
+    """While another running app holds the data folder, an autosave newer than the last
+    clean exit is that app's work, not a crash: no offer, and no clean-exit mark."""
+    train_epochs(qtbot, window, 1)
+    qtbot.waitUntil(autosave_path().is_file, timeout=WAIT_MS)
+    lock_path = paths.user_data_dir() / "session.lock"
+    first = subprocess.Popen([sys.executable, "-c", HOLD_THE_LOCK, str(lock_path)],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert first.stdout.readline().strip() == "True"
+        session = SessionLock()
+        assert session.shared
+        second = new_window(qtbot, shared_session=session.shared)
+        assert second.restore_offer is None
+        second.close()
+        # The first app dies without a clean exit: its lock is stale, and the
+        # next start takes it over and offers the autosave.
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+        assert lock_path.exists()
+        after_crash = SessionLock()
+        assert not after_crash.shared
+        assert new_window(qtbot, shared_session=after_crash.shared).restore_offer is not None
+        after_crash.release()
+    finally:
+        first.kill()
+        first.wait(timeout=10)
 
 
 def test_an_unwritable_data_folder_is_reported_not_raised(window, qtbot, tmp_path, monkeypatch):
