@@ -16,6 +16,7 @@ any fault.
 import datetime as _dt
 import json
 import lzma
+import os
 import re
 import stat
 import time
@@ -28,6 +29,7 @@ import numpy as np
 
 from .atomic import atomic_write
 from .errors import ModelFileError
+from .layers import LAYER_TYPES
 from .network import Network
 
 FORMAT_VERSION = 1
@@ -86,8 +88,14 @@ def _remove_stale_temps(path):
 
 
 def _read_arrays(path):
-    if not path.is_file():
-        raise ModelFileError(f"{path}: no such model file")
+    try:
+        if path.is_dir():
+            shown = path if path.name not in ("", "..") else os.path.abspath(path)
+            raise ModelFileError(f"{shown}: is a folder, not a model file")
+        if not path.is_file():
+            raise ModelFileError(f"{path}: no such model file")
+    except OSError as exc:      # a folder on the way that may not be looked into
+        raise ModelFileError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
     try:
         loaded = np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, EOFError, *_CORRUPT_ARCHIVE_ERRORS):
@@ -120,6 +128,83 @@ def _read_metadata(path, arrays):
     return meta
 
 
+#: The whole-number settings each kind of layer needs besides its type and name.
+_LAYER_SIZES = {"conv": ("in_channels", "out_channels"), "dense": ("in_features", "out_features")}
+
+
+def _json(value, limit=40):
+    """``value`` as JSON on one line, cut short when long: for messages."""
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _key(text):
+    """A setting's name as it is when it is plain text, else quoted and escaped."""
+    return text if text.isprintable() and len(text) <= 40 else _json(text)
+
+
+def _json_kind(value):
+    """What a JSON value is, in words: for messages about the architecture."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the truth value {_json(value)}"
+    if isinstance(value, (int, float)):
+        return f"the number {_json(value)}"
+    if isinstance(value, str):
+        return f"the text {_json(value)}"
+    return "a list" if isinstance(value, list) else "a table of settings"
+
+
+def _check_architecture(path, architecture):
+    """Raise ModelFileError, in plain words, unless ``architecture`` is a list of
+    layer specs that :func:`~cnn_core.layers.layer_from_spec` can build."""
+    if architecture is None:
+        raise ModelFileError(f"{path.name}: the metadata has no architecture (the list of layers)")
+    if not isinstance(architecture, list):
+        raise ModelFileError(f"{path.name}: the architecture is not a list of layers "
+                             f"but {_json_kind(architecture)}")
+    if not architecture:
+        raise ModelFileError(f"{path.name}: the architecture lists no layers")
+    types = ", ".join(sorted(LAYER_TYPES))
+    seen = {}
+    for index, spec in enumerate(architecture):
+        where = f"layer {index} of the architecture"
+        if not isinstance(spec, dict):
+            raise ModelFileError(f"{path.name}: {where} is not a table of settings "
+                                 f"but {_json_kind(spec)}")
+        kind, name = spec.get("type"), spec.get("name")
+        if "type" not in spec:
+            raise ModelFileError(f"{path.name}: {where} has no type (one of {types})")
+        if not isinstance(kind, str) or kind not in LAYER_TYPES:
+            raise ModelFileError(f"{path.name}: {where} has type {_json(kind)}, "
+                                 f"not one of {types}")
+        # Printable: the name appears in messages, which must stay one line.
+        if not isinstance(name, str) or not name or not name.isprintable():
+            got = "no name" if "name" not in spec else f"the name {_json(name)}"
+            raise ModelFileError(f"{path.name}: {where} ({kind}) has {got}; "
+                                 f"it needs a name such as \"{kind}1\"")
+        where = f"layer {index} ({name}) of the architecture"
+        if name in seen:
+            raise ModelFileError(f"{path.name}: {where} has the same name as layer {seen[name]}")
+        seen[name] = index
+        sizes = _LAYER_SIZES.get(kind, ())
+        missing = [key for key in sizes if key not in spec]
+        if missing:
+            raise ModelFileError(f"{path.name}: {where} is missing {' and '.join(missing)}")
+        unknown = sorted(set(spec) - {"type", "name", *sizes})
+        if unknown:
+            plural = "s" if len(unknown) > 1 else ""
+            raise ModelFileError(f"{path.name}: {where} has unknown setting{plural} "
+                                 f"{', '.join(map(_key, unknown))} (a {kind} layer takes "
+                                 f"{' and '.join(sizes) or 'only a type and a name'})")
+        for key in sizes:
+            value = spec[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ModelFileError(f"{path.name}: {where}: {key} must be a whole number "
+                                     f"of at least 1, not {_json_kind(value)}")
+
+
 def _announced_params(architecture):
     """How many parameters the conv and dense specs of ``architecture`` ask for."""
     sizes = {"conv": ("in_channels", "out_channels", 9), "dense": ("in_features", "out_features", 1)}
@@ -135,6 +220,7 @@ def _announced_params(architecture):
 
 def _build_network(path, meta, arrays):
     architecture = meta.get("architecture")
+    _check_architecture(path, architecture)
     announced, held = _announced_params(architecture), sum(a.size for a in arrays.values())
     if announced > held:
         # Checked before building: a crafted file could otherwise ask for gigabytes.
