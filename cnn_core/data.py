@@ -9,9 +9,11 @@ the problem; no raw ``OSError`` or ``EOFError`` escapes.
 IDX layout (big-endian): two zero bytes, a type code, the number of
 dimensions ``ndim``, then ``ndim`` 32-bit sizes, then the values in C order.
 """
+import contextlib
 import functools
 import gzip
 import math
+import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,13 +53,31 @@ MNIST_FILES = MNIST_TRAIN_FILES + MNIST_TEST_FILES
 # IDX files
 # ---------------------------------------------------------------------------
 
-def _read_bytes(path, name):
-    """Return the (decompressed, if ``name`` ends in .gz) contents of ``path``, or raise DataError."""
+#: What :func:`load_images_and_labels` expects of each file: the magic number
+#: (uint8, 3 or 1 dimensions) and what messages call such a file's contents.
+IDX_KINDS = {
+    "images": (0x00000803, "uint8 images of shape (N, 28, 28)"),
+    "labels": (0x00000801, "a uint8 list of labels"),
+}
+#: Bytes read past the body the header announces, to count trailing garbage.  A
+#: gzip file holding more is refused without inflating the rest (a "gzip bomb"
+#: of a few MB can inflate to gigabytes).
+TRAILING_PROBE = 1 << 20
+#: Bytes read at a time: the body grows as data really arrives, so a header
+#: announcing terabytes costs nothing until the file delivers them.
+_CHUNK = 1 << 22
+
+
+def _display_name(path):
+    """``path``'s name for messages; the absolute path when it has none (``.``, ``..``, ``/``)."""
+    return path.name if path.name not in ("", "..") else os.path.abspath(path)
+
+
+@contextlib.contextmanager
+def _file_errors(path, name):
+    """Turn what opening, reading and inflating ``path`` can raise into a DataError."""
     try:
-        if name.endswith(".gz"):
-            with gzip.open(path, "rb") as stream:
-                return stream.read()
-        return path.read_bytes()
+        yield
     except FileNotFoundError:
         raise DataError(f"{name}: file not found ({path})") from None
     except IsADirectoryError:
@@ -73,6 +93,19 @@ def _read_bytes(path, name):
         raise DataError(f"{name}: corrupt gzip data ({exc})") from None
     except OSError as exc:
         raise DataError(f"{name}: cannot read the file ({exc.strerror or exc})") from None
+    except MemoryError:
+        raise DataError(f"{name}: too large: not enough memory to read it") from None
+
+
+def _read_up_to(stream, size):
+    """At most ``size`` bytes from ``stream``, fewer only at its end; read in chunks."""
+    data = bytearray()
+    while len(data) < size:
+        chunk = stream.read(min(size - len(data), _CHUNK))
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def _what(dims, dtype):
@@ -84,8 +117,31 @@ def _what(dims, dtype):
     return "values"
 
 
-def read_idx(path, name=None):
+def _check_magic(name, head, expect):
+    """Raise DataError unless the first four bytes ``head`` are an IDX magic number,
+    and the one of ``expect`` ("images" or "labels") when it is given."""
+    magic = int.from_bytes(head, "big")
+    zero1, zero2, code, ndim = head
+    wanted = f" ({expect} have 0x{IDX_KINDS[expect][0]:08X})" if expect else ""
+    if zero1 or zero2 or code not in IDX_DTYPES or ndim == 0:
+        raise DataError(f"{name}: not an IDX file: bad magic number 0x{magic:08X}{wanted}")
+    if expect is None or magic == IDX_KINDS[expect][0]:
+        return
+    swapped = {IDX_KINDS["images"][0]: "an images", IDX_KINDS["labels"][0]: "a labels"}
+    if magic in swapped:
+        found = f"that of {swapped[magic]} file: are the images and labels files swapped?"
+    else:
+        found = f"{ndim}-dimensional {IDX_DTYPES[code].name} values"
+    raise DataError(f"{name}: expected {IDX_KINDS[expect][1]}; wrong magic number "
+                    f"0x{magic:08X}{wanted}, {found}")
+
+
+def read_idx(path, name=None, expect=None):
     """Read an IDX file, raw or gzip-compressed (when the name ends in ``.gz``).
+
+    The header is read first; the body is read only as far as the header
+    announces (plus a little, to notice trailing bytes), so a small gzip file
+    that would inflate to gigabytes is refused without inflating it.
 
     Parameters
     ----------
@@ -95,6 +151,9 @@ def read_idx(path, name=None):
         The file's name in messages, whose ending says whether it is gzip
         (default: ``path``'s; a download checks its temporary file by the
         name it will have).
+    expect : {None, "images", "labels"}
+        What the file must hold: MNIST images (magic number 0x00000803, 28x28)
+        or labels (0x00000801).  ``None`` accepts any IDX file.
 
     Returns
     -------
@@ -107,37 +166,53 @@ def read_idx(path, name=None):
     ------
     DataError
         If the file is missing or unreadable, not gzip despite a ``.gz`` name,
-        has a bad magic number, or holds fewer or more bytes than its header
-        announces.
+        has a bad magic number (or not the one ``expect`` asks for), or holds
+        fewer or more bytes than its header announces.
     """
     path = Path(path)
-    name = name or path.name
-    data = _read_bytes(path, name)
-    if len(data) < 4:
-        raise DataError(f"{name}: not an IDX file: only {len(data)} bytes long")
-    zero1, zero2, code, ndim = data[:4]
-    if zero1 or zero2 or code not in IDX_DTYPES or ndim == 0:
-        magic = int.from_bytes(data[:4], "big")
-        raise DataError(f"{name}: not an IDX file: bad magic number 0x{magic:08X}")
+    name = name or _display_name(path)
+    with _file_errors(path, name):
+        with gzip.open(path, "rb") if name.endswith(".gz") else open(path, "rb") as stream:
+            return _parse_idx(stream, name, expect)
+
+
+def _parse_idx(stream, name, expect):
+    head = _read_up_to(stream, 4)
+    if len(head) < 4:
+        raise DataError(f"{name}: not an IDX file: only {len(head)} bytes long")
+    _check_magic(name, head, expect)
+    code, ndim = head[2], head[3]
     header_size = 4 + 4 * ndim
-    if len(data) < header_size:
+    sizes = _read_up_to(stream, 4 * ndim)
+    if len(sizes) < 4 * ndim:
         raise DataError(f"{name}: truncated: the header announces {ndim} dimensions "
-                        f"but the file ends after {len(data)} bytes")
+                        f"but the file ends after {4 + len(sizes)} bytes")
     if ndim > MAX_IDX_DIMS:
         raise DataError(f"{name}: unsupported IDX file: {ndim} dimensions (at most {MAX_IDX_DIMS})")
-    dims = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    dims = tuple(int.from_bytes(sizes[4 * i: 4 + 4 * i], "big") for i in range(ndim))
     dtype = IDX_DTYPES[code]
+    if expect == "images" and dims[1:] != (IMAGE_SIZE,) * 2:
+        raise DataError(f"{name}: expected {IDX_KINDS[expect][1]}, found {dtype.name} {dims}")
     # Python integers: np.prod in int64 wraps around for sizes like 65536**4.
     expected = math.prod(dims) * dtype.itemsize
-    found = len(data) - header_size
     what = _what(dims, dtype)
+    body = _read_up_to(stream, expected)
+    found = len(body)
     if found < expected:
         raise DataError(f"{name}: truncated: expected {expected} bytes of {what}, found {found}")
-    if found > expected:
-        raise DataError(f"{name}: {found - expected} unexpected bytes after the {expected} "
+    extra = len(_read_up_to(stream, TRAILING_PROBE + 1))
+    if extra > TRAILING_PROBE:
+        size = None if isinstance(stream, gzip.GzipFile) else os.fstat(stream.fileno()).st_size
+        if size is None or size < header_size + expected + extra:   # gzip, or not a plain file
+            raise DataError(f"{name}: more data than the header announces: over {TRAILING_PROBE} "
+                            f"unexpected bytes after the {expected} bytes of {what} "
+                            f"(the rest was not read)")
+        extra = size - header_size - expected   # a plain file tells its size
+    if extra:
+        raise DataError(f"{name}: {extra} unexpected bytes after the {expected} "
                         f"bytes of {what} that the header announces")
     try:
-        values = np.frombuffer(data, dtype=dtype, offset=header_size).reshape(dims)
+        values = np.frombuffer(body, dtype=dtype).reshape(dims)
     except ValueError:
         # An empty array whose other sizes multiply beyond what NumPy can index.
         raise DataError(f"{name}: unsupported IDX file: shape {dims} is too large") from None
@@ -204,23 +279,21 @@ def load_images_and_labels(images_path, labels_path):
     Raises
     ------
     DataError
-        If either file is unreadable, the images are not 28x28 uint8, the labels
-        are not a 1-D uint8 list of digits, or the counts differ.
+        If either file is unreadable, the images are not 28x28 uint8 (IDX magic
+        number 0x00000803), the labels not a 1-D uint8 list (0x00000801) of
+        digits, or the counts differ.
     """
     images_path, labels_path = Path(images_path), Path(labels_path)
-    images, labels = read_idx(images_path), read_idx(labels_path)
-    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE,) * 2:
-        raise DataError(f"{images_path.name}: expected uint8 images of shape (N, 28, 28), "
-                        f"found {images.dtype} {images.shape}")
-    if labels.dtype != np.uint8 or labels.ndim != 1:
-        raise DataError(f"{labels_path.name}: expected a uint8 list of labels, "
-                        f"found {labels.dtype} {labels.shape}")
+    images_name, labels_name = _display_name(images_path), _display_name(labels_path)
+    # read_idx checks the magic numbers (0x803, 0x801) and the 28x28 size.
+    images = read_idx(images_path, images_name, expect="images")
+    labels = read_idx(labels_path, labels_name, expect="labels")
     if len(images) != len(labels):
-        raise DataError(f"{images_path.name} holds {len(images)} images but "
-                        f"{labels_path.name} holds {len(labels)} labels")
+        raise DataError(f"{images_name} holds {len(images)} images but "
+                        f"{labels_name} holds {len(labels)} labels")
     if len(labels) and labels.max() >= NUM_CLASSES:
         bad = int(np.argmax(labels >= NUM_CLASSES))
-        raise DataError(f"{labels_path.name}: label {labels[bad]} at position {bad} "
+        raise DataError(f"{labels_name}: label {labels[bad]} at position {bad} "
                         f"is not a digit 0-9")
     return images, labels
 

@@ -1,21 +1,53 @@
 """What a person reads when an input file is wrong: one plain line naming the file.
 
 Each test covers a message an audit found unclear or missing: a folder given as
-the model, and malformed architectures in a model file.  The command-line
+the model or as data, IDX files of the wrong kind (swapped images and labels),
+a gzip bomb, and malformed architectures in a model file.  The command-line
 tests run ``python main.py`` in a subprocess through ``test_faults_cli``'s
 ``cli`` fixture and check its ``error_line`` rule: exit status 2, exactly one
 line on stderr, no traceback.
 """
+import gzip
 import json
+import re
+import struct
+import tracemalloc
+import zlib
 
 import numpy as np
 import pytest
 
-from cnn_core import paths
-from cnn_core.errors import ModelFileError
+from cnn_core import data, paths
+from cnn_core.data import load_images_and_labels, read_idx, write_idx
+from cnn_core.errors import DataError, ModelFileError
 from cnn_core.model_files import METADATA_KEY, load_model
 from cnn_core.network import default_architecture
 from tests.core.test_faults_cli import REPO, cli, data_dir, error_line  # noqa: F401 (fixtures)
+
+SAMPLE_IMAGES = paths.SAMPLE_DIR / data.SAMPLE_IMAGES
+SAMPLE_LABELS = paths.SAMPLE_DIR / data.SAMPLE_LABELS
+
+
+def _header(magic, dims):
+    return magic.to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in dims)
+
+
+def _write(path, payload):
+    """Write ``payload`` to ``path``, gzip-compressed when the name ends in .gz."""
+    path.write_bytes(gzip.compress(payload, mtime=0) if path.name.endswith(".gz") else payload)
+    return path
+
+
+@pytest.fixture
+def pair(tmp_path):
+    """10 images and their labels, as raw IDX and as gzip IDX: ``{"": (i, l), ".gz": (i, l)}``."""
+    images, labels = read_idx(SAMPLE_IMAGES)[:10], read_idx(SAMPLE_LABELS)[:10]
+    files = {}
+    for ending in ("", ".gz"):
+        files[ending] = (tmp_path / f"imgs{ending}", tmp_path / f"labs{ending}")
+        write_idx(files[ending][0], images)
+        write_idx(files[ending][1], labels)
+    return files
 
 
 # --- 1. a folder given as the model --------------------------------------------------
@@ -30,6 +62,189 @@ def test_a_folder_given_as_the_model_is_called_a_folder(cli, tmp_path):
         f"error: {REPO}: is a folder, not a model file"
     with pytest.raises(ModelFileError, match="nope.npz: no such model file"):
         load_model(tmp_path / "nope.npz")
+
+
+# --- 2. a folder given as data ----------------------------------------------------------
+
+def test_a_folder_without_a_name_given_as_images_is_shown_by_its_path(cli, tmp_path):
+    line = error_line(cli("evaluate", "--images", ".", "--labels", tmp_path / "lab"))
+    assert line == f"error: {REPO}: is a folder, not a file"
+    with pytest.raises(DataError, match=f"^{re.escape(str(tmp_path.parent))}: is a folder, not a file$"):
+        load_images_and_labels(tmp_path / "..", SAMPLE_LABELS)
+
+
+# --- 3. IDX files of the wrong kind -----------------------------------------------------
+
+IMAGES_SAY = "expected uint8 images of shape (N, 28, 28); wrong magic number"
+LABELS_SAY = "expected a uint8 list of labels; wrong magic number"
+SWAPPED = "are the images and labels files swapped?"
+
+
+@pytest.mark.parametrize("ending", ["", ".gz"])
+def test_an_images_file_with_a_labels_magic_number_says_so(cli, pair, ending):
+    images, labels = pair[ending]
+    # What the audit did: the images file's header with the labels' magic number.
+    body = gzip.decompress(images.read_bytes()) if ending else images.read_bytes()
+    _write(images, (0x00000801).to_bytes(4, "big") + body[4:])
+    line = error_line(cli("evaluate", "--images", images, "--labels", labels))
+    assert line == (f"error: {images.name}: {IMAGES_SAY} 0x00000801 (images have 0x00000803), "
+                    f"that of a labels file: {SWAPPED}")
+
+
+@pytest.mark.parametrize("ending", ["", ".gz"])
+def test_a_labels_file_with_an_images_magic_number_says_so(cli, pair, ending):
+    images, labels = pair[ending]
+    body = gzip.decompress(labels.read_bytes()) if ending else labels.read_bytes()
+    _write(labels, (0x00000803).to_bytes(4, "big") + body[4:])
+    line = error_line(cli("evaluate", "--images", images, "--labels", labels))
+    assert line == (f"error: {labels.name}: {LABELS_SAY} 0x00000803 (labels have 0x00000801), "
+                    f"that of an images file: {SWAPPED}")
+
+
+@pytest.mark.parametrize("ending", ["", ".gz"])
+def test_swapped_files_are_recognised(cli, pair, ending):
+    images, labels = pair[ending]
+    line = error_line(cli("evaluate", "--images", labels, "--labels", images), labels.name)
+    assert "wrong magic number 0x00000801 (images have 0x00000803)" in line and SWAPPED in line
+    with pytest.raises(DataError, match=f"{images.name}: .*0x00000803 .*swapped"):
+        load_images_and_labels(images, images)
+
+
+@pytest.mark.parametrize("ending", ["", ".gz"])
+@pytest.mark.parametrize("which, magic, dims, says", [
+    ("images", 0x00000C03, (10, 28, 28), "3-dimensional int32 values"),
+    ("images", 0x00000802, (280, 28), "2-dimensional uint8 values"),
+    ("labels", 0x00000802, (10, 1), "2-dimensional uint8 values"),
+    ("labels", 0x00000901, (10,), "1-dimensional int8 values"),
+])
+def test_other_idx_magic_numbers_say_what_was_expected(pair, ending, which, magic, dims, says):
+    images, labels = pair[ending]
+    culprit = images if which == "images" else labels
+    itemsize = 4 if magic >> 8 == 0x0C else 1
+    _write(culprit, _header(magic, dims) + bytes(int(np.prod(dims)) * itemsize))
+    with pytest.raises(DataError) as info:
+        load_images_and_labels(images, labels)
+    expected, wanted = (IMAGES_SAY, 0x803) if which == "images" else (LABELS_SAY, 0x801)
+    assert str(info.value) == (f"{culprit.name}: {expected} 0x{magic:08X} "
+                               f"({which} have 0x{wanted:08X}), {says}")
+
+
+@pytest.mark.parametrize("ending", ["", ".gz"])
+def test_not_idx_at_all_says_which_magic_number_was_expected(pair, ending):
+    images, labels = pair[ending]
+    _write(images, b"GIF89a" + bytes(100))
+    with pytest.raises(DataError) as info:
+        load_images_and_labels(images, labels)
+    assert str(info.value) == (f"{images.name}: not an IDX file: bad magic number 0x47494638 "
+                               f"(images have 0x00000803)")
+
+
+def test_images_of_another_size_are_refused_from_the_header(pair):
+    images, labels = pair[".gz"]
+    # The header announces 32x32 images: refused before the body is read (here: none).
+    _write(images, _header(0x803, (10, 32, 32)))
+    with pytest.raises(DataError) as info:
+        load_images_and_labels(images, labels)
+    assert str(info.value) == (f"{images.name}: expected uint8 images of shape (N, 28, 28), "
+                               f"found uint8 (10, 32, 32)")
+
+
+# --- 4. more data than the header announces: a gzip bomb ----------------------------------
+
+def gzip_bomb(header, zeros_mib):
+    """A valid .gz of ``header`` then ``zeros_mib`` MiB of zeros, built in a fraction of a
+    second: one deflate stream whose 1 MiB of zeros (about 1 KB, ending in a full flush,
+    so it refers to nothing before it) is repeated, then the gzip trailer."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    start = deflate.compress(header) + deflate.flush(zlib.Z_FULL_FLUSH)
+    mib = bytes(1 << 20)
+    piece = deflate.compress(mib) + deflate.flush(zlib.Z_FULL_FLUSH)
+    crc = zlib.crc32(header)
+    for _ in range(zeros_mib):
+        crc = zlib.crc32(mib, crc)
+    size = len(header) + (zeros_mib << 20)
+    return (b"\x1f\x8b\x08\x00\0\0\0\0\x02\xff" + start + piece * zeros_mib + b"\x03\x00"
+            + struct.pack("<II", crc, size & 0xFFFFFFFF))
+
+
+BOMB_MIB = 500
+BOMB_SAYS = ("more data than the header announces: over 1048576 unexpected bytes after the "
+             "7840 bytes of pixels (the rest was not read)")
+
+
+@pytest.fixture
+def bomb(tmp_path):
+    """``bomb.gz``: a header announcing 10 images, then 500 MiB of zeros, in about 0.5 MB."""
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(gzip_bomb(_header(0x803, (10, 28, 28)), BOMB_MIB))
+    assert path.stat().st_size < 1 << 20
+    return path
+
+
+def test_the_bomb_is_a_valid_gzip_file(tmp_path):
+    small = tmp_path / "small.gz"
+    small.write_bytes(gzip_bomb(b"header", 3))
+    with gzip.open(small) as stream:
+        assert stream.read() == b"header" + bytes(3 << 20)
+
+
+def test_a_gzip_bomb_is_refused_without_inflating_it(bomb):
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError) as info:
+            read_idx(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(info.value) == f"bomb.gz: {BOMB_SAYS}"
+    # Inflating it all would take 500 MiB; the reader stops a little past the body.
+    assert peak < 32 << 20, peak
+
+
+def test_a_gzip_bomb_on_the_command_line_is_one_line_within_a_memory_limit(cli, bomb, pair):
+    labels = pair[".gz"][1]
+    result = cli("evaluate", "--images", bomb, "--labels", labels, limit_memory=True)
+    assert error_line(result) == f"error: bomb.gz: {BOMB_SAYS}"
+
+
+def test_a_plain_file_with_a_huge_tail_is_counted_without_reading_it(tmp_path):
+    path = tmp_path / "tail-images"
+    with open(path, "wb") as handle:
+        handle.write(_header(0x803, (10, 28, 28)) + bytes(7840))
+        handle.truncate(16 + 7840 + (200 << 20))        # 200 MiB more, sparse on disk
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError) as info:
+            read_idx(path, expect="images")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(info.value) == (f"tail-images: {200 << 20} unexpected bytes after the 7840 bytes "
+                               f"of pixels that the header announces")
+    assert peak < 32 << 20, peak
+
+
+def test_running_out_of_memory_while_reading_is_one_line(pair, monkeypatch):
+    class Exhausted:
+        """A stream whose reads fail as a huge read does when memory runs out."""
+
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def read(self, size=-1):
+            raise MemoryError
+
+    monkeypatch.setattr(gzip, "open", Exhausted)
+    images, labels = pair[".gz"]
+    with pytest.raises(DataError) as info:
+        load_images_and_labels(images, labels)
+    assert str(info.value) == f"{images.name}: too large: not enough memory to read it"
 
 
 # --- 5. malformed architectures in a model file ---------------------------------------
