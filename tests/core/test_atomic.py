@@ -40,3 +40,26 @@ def test_the_temporary_is_named_like_the_target_for_later_clean_up(tmp_path):
         name = os.path.basename(handle.name)
     assert name.startswith(".model.npz.") and name.endswith(".tmp")
     assert "." not in name[len(".model.npz."):-len(".tmp")]
+
+
+def test_a_symlink_is_written_through_and_stays_a_link(tmp_path):
+    target = tmp_path / "models" / "v1.npz"
+    target.parent.mkdir()
+    target.write_bytes(b"old")
+    link = tmp_path / "current.npz"
+    link.symlink_to(target)
+    with atomic_write(link) as handle:
+        handle.write(b"new")
+    assert link.is_symlink() and target.read_bytes() == b"new"
+    assert hidden(target.parent) == [] and hidden(tmp_path) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_path_that_is_not_a_regular_file_is_refused_and_kept(tmp_path):
+    pipe = tmp_path / "pipe.npz"
+    os.mkfifo(pipe)
+    with pytest.raises(OSError, match="not a regular file"):
+        with atomic_write(pipe) as handle:
+            handle.write(b"new")
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+    assert hidden(tmp_path) == []
