@@ -163,7 +163,6 @@ class Trainer:
         self.optimizer = SGD(network, self.config.lr, self.config.momentum, self.config.weight_decay)
         self._shuffle_rng = np.random.default_rng([self.config.seed, 1])
         self._augment_rng = np.random.default_rng([self.config.seed, 2])
-        self._last_good = network.state_dict()
         self.history = []                       # EpochRecord per finished epoch
         # Epoch -> read-only state_dict; the store spills older epochs to disk.
         self.snapshots = SnapshotStore()
@@ -238,21 +237,19 @@ class Trainer:
         loss, logits = self._parallel.train_step(images, labels)
         self._diverged_lr = lr
         if not (math.isfinite(loss) and loss < EXPLODED_LOSS):
-            self._restore_last_good("the loss became NaN" if math.isnan(loss) else
+            self._roll_back("the loss became NaN" if math.isnan(loss) else
                                     "the loss became infinite" if math.isinf(loss) else
                                     f"the loss exploded to {loss:.3g}")
             return None
         grad_norms = layer_grad_norms(self.network)
         if not all(math.isfinite(n) for n in grad_norms.values()):
-            self._restore_last_good("the gradients became infinite")
+            self._roll_back("the gradients became infinite")
             return None
-        for name, value in self.network.named_params():
-            self._last_good[name][...] = value
         self.optimizer.lr, self.optimizer.momentum = lr, self.config.momentum
         self.optimizer.weight_decay = self.config.weight_decay
         self.optimizer.step(self._parallel.executor)
         if not all(np.isfinite(value).all() for _, value in self.network.named_params()):
-            self._restore_last_good("the weights overflowed")   # the update itself did
+            self._roll_back("the weights overflowed")   # the update itself did
             return None
         correct = int((logits.argmax(axis=1) == labels).sum())
         dead = self._parallel.dead_relu_fractions() if self.track_health else {}
@@ -265,16 +262,20 @@ class Trainer:
         return BatchRecord(self.epoch + 1, self.batch, self.batches_per_epoch, self.step_count,
                            loss, correct / len(labels), lr, grad_norms, dead, seconds)
 
-    def _restore_last_good(self, reason):
+    def _roll_back(self, reason):
+        # Back to the weights of the last finished epoch, not of the step before the
+        # blow-up: a rate that is too high often drives the loss up for many steps
+        # first, and the step before the last is as ruined as the last.
         self._divergence_reason = reason
-        self.network.load_state_dict(self._last_good)
+        self.network.load_state_dict(self.snapshots[self.epoch])
         self.optimizer.reset()
 
     def _divergence_message(self):
+        restored = (f"the end of epoch {self.epoch}" if self.epoch else "the start of the run")
         return (f"diverged at epoch {self.epoch + 1} batch {self.batch + 1}: "
                 f"{self._divergence_reason}; "
                 f"learning rate {self._diverged_lr:g} is too high. "
-                f"The weights from the last good step were restored.")
+                f"The weights from {restored} were put back.")
 
     def _finish_epoch(self):
         n = len(self.train_labels)

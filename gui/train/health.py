@@ -17,8 +17,8 @@ DEAD_TIP = ("Share of each ReLU's units that output zero for every image of the 
 DIVERGED_EXPLANATION = (
     "<b>Training diverged.</b> The steps were so large that the loss shot up to infinity "
     "instead of going down, so the weights became useless. The app put back the weights "
-    "from the last good step. Lower the learning rate (for example by a factor of 3) and "
-    "press Start to go on.")
+    "from the end of the last finished epoch (or from the start, in the first epoch). Lower "
+    "the learning rate (for example by a factor of 3) and press Start to go on.")
 
 
 class HealthView(QWidget):

@@ -134,6 +134,23 @@ def test_divergence_stops_and_restores_finite_weights(small_data):
     assert np.isfinite(trainer.network.forward(small_data[0][:8])).all()
 
 
+def test_divergence_later_in_a_run_goes_back_to_the_last_finished_epoch(small_data):
+    """A rate raised mid-run can drive the loss far up for a step or more before it
+    blows up (here 1.9, then over 100, then past the limit); the steps in between are
+    ruined too, so the weights go back to the end of the last finished epoch."""
+    trainer = make_trainer(small_data, epochs=1, schedule="constant", lr=0.05)
+    assert trainer.run().status == "finished"
+    epoch_one = trainer.snapshots[1]
+    trainer.config.epochs, trainer.config.lr = 3, 1.0
+    losses = []
+    result = trainer.run(on_batch=lambda r: losses.append(r.loss))
+    assert result.status == "diverged" and trainer.epoch == 1
+    assert len(losses) >= 2 and losses[-1] > 100, losses    # steps taken, the last ruinous
+    assert result.message.endswith("The weights from the end of epoch 1 were put back.")
+    for name, value in trainer.network.state_dict().items():
+        np.testing.assert_array_equal(value, epoch_one[name], err_msg=name)
+
+
 @pytest.mark.parametrize("settings, words", [
     ({"lr": -0.1}, "learning rate"), ({"batch_size": 0}, "batch size"), ({"epochs": 0}, "epochs"),
     ({"batch_size": 1000}, "larger than the training set"), ({"momentum": 1.5}, "momentum"),
