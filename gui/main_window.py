@@ -272,6 +272,15 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
         except ModelFileError as exc:
             self.show_message(QMessageBox.Icon.Warning, "Cannot open the model", str(exc))
             return False
+        shown = self.controller.current_model()[0].architecture
+        if network.architecture != shown:
+            # The panels are built for the layers of the network on show.
+            layers = ", ".join(spec.get("name", "?") for spec in network.architecture)
+            self.show_message(QMessageBox.Icon.Warning, "Cannot open the model",
+                              f"{Path(path).name} holds another network (layers {layers}) than "
+                              f"the one this window is built for; the command line "
+                              f"(explainable-cnn evaluate, predict, explain --model) can use it.")
+            return False
         self.controller.replace_model(network, describe(path, meta))
         self.statusBar().showMessage(f"Opened {path}", 5000)
         if remember:

@@ -17,7 +17,7 @@ from . import attribution
 from .activations import image_major
 from .cam import CAM_METHODS, record_pass
 from .faithfulness import perturbation_curves, random_heatmaps
-from .passes import as_batch
+from .passes import as_batch, last_conv_layer
 
 PIXEL_METHODS = {
     "saliency": attribution.saliency,
@@ -144,7 +144,7 @@ class Explainer:
             if method in CAM_METHODS:
                 if options:
                     raise ConfigError(f"{method} takes no options ({', '.join(options)})")
-                layer = self.network.conv_layer_names()[-1] if layer is None else layer
+                layer = last_conv_layer(self.network) if layer is None else layer
                 maps, recorded = CAM_METHODS[method](self.network, batch, layer, target, contrast)
                 heatmap, raw, logits = maps.heatmap[0], maps.raw[0], recorded.logits
                 targets, contrasts = recorded.targets, recorded.contrasts

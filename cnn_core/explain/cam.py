@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .backprop import backward
-from .passes import (as_batch, feature_layer, layer_index, normalise, resolve_targets, score_seed,
-                     upsample)
+from .passes import (as_batch, feature_layer, last_conv_layer, layer_index, normalise,
+                     resolve_targets, score_seed, upsample)
 
 _EPS = 1e-7
 
@@ -112,7 +112,7 @@ class CAM:
 
     def __call__(self, network, images, layer=None, target=None, contrast=None):
         """Maps at one layer (default: the last conv layer); returns ``(CamMaps, RecordedPass)``."""
-        layer = network.conv_layer_names()[-1] if layer is None else layer
+        layer = last_conv_layer(network) if layer is None else layer
         source = feature_layer(network, layer)  # rejects a bad layer before the pass
         recorded = record_pass(network, images, target, contrast,
                                until=layer_index(network, source))

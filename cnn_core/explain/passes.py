@@ -188,6 +188,20 @@ def check_map_layer(network, name):
     return layer_index(network, name)
 
 
+def last_conv_layer(network):
+    """The name of the network's last conv layer, where a CAM looks by default.
+
+    Raises
+    ------
+    ConfigError
+        The network has no conv layer (a model file may hold dense layers only).
+    """
+    names = network.conv_layer_names()
+    if not names:
+        raise ConfigError("this model has no conv layer, and a class activation map needs one")
+    return names[-1]
+
+
 def feature_layer(network, name=None):
     """The layer whose output a CAM weighs, for a layer named by the caller.
 
@@ -200,7 +214,7 @@ def feature_layer(network, name=None):
     ConfigError
         ``name`` is not a layer with feature maps.
     """
-    name = network.conv_layer_names()[-1] if name is None else name
+    name = last_conv_layer(network) if name is None else name
     index = check_map_layer(network, name)
     following = network.layers[index + 1] if index + 1 < len(network.layers) else None
     if isinstance(network.layers[index], Conv2D) and isinstance(following, ReLU):

@@ -6,7 +6,8 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from cnn_core import paths
-from cnn_core.model_files import load_model
+from cnn_core.model_files import load_model, save_model
+from cnn_core.network import Network
 
 from .conftest import WAIT_MS, batch_points, press, set_fields
 
@@ -44,6 +45,24 @@ def test_bad_model_file_shows_a_message_and_keeps_the_model(window, qtbot, tmp_p
     assert "broken.npz" in box.text()
     box.button(QMessageBox.StandardButton.Ok).click()
     qtbot.waitUntil(lambda: not box.isVisible(), timeout=WAIT_MS)
+    after, after_description = window.controller.current_model()
+    assert after is before and after_description == description
+
+
+def test_a_model_of_another_network_is_refused_with_a_message(window, qtbot, tmp_path):
+    """A valid file whose network has other layers (dense only): the panels are built
+    for conv1-conv4, so the window says so instead of breaking on the first frame."""
+    before, description = window.controller.current_model()
+    dense = Network([{"type": "flatten", "name": "flatten"},
+                     {"type": "dense", "name": "fc1", "in_features": 784, "out_features": 10}],
+                    seed=0)
+    path = tmp_path / "dense-only.npz"
+    save_model(path, dense)
+    assert window.open_model_file(path) is False
+    box = window.last_message_box
+    qtbot.waitUntil(box.isVisible, timeout=WAIT_MS)
+    assert "dense-only.npz holds another network (layers flatten, fc1)" in box.text()
+    box.button(QMessageBox.StandardButton.Ok).click()
     after, after_description = window.controller.current_model()
     assert after is before and after_description == description
 
