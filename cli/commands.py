@@ -25,10 +25,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
 
 
-def _positive_int(text):
+def _seed(text):
     value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 4294967295, not {value}")
     return value
 
 
@@ -69,7 +69,7 @@ def _build_parser():
     predict.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
 
     gradcheck = sub.add_parser("gradcheck", help="check every backward pass against numerical differences")
-    gradcheck.add_argument("--seed", type=int, default=0)
+    gradcheck.add_argument("--seed", type=_seed, default=0)
 
     sub.add_parser("download", help="download the full MNIST data set into the user's data folder")
     explain_cmd.add_parser(sub)
@@ -112,11 +112,38 @@ def cmd_download(args):
 
 def _check_out(path):
     """Refuse an --out that cannot be written, before training rather than after."""
-    if path.is_dir():
+    if path.suffix != ".npz":
+        raise ConfigError(f"--out {path}: a model file's name ends in .npz")
+    target = Path(os.path.realpath(path))      # a symlink is saved through to its target
+    if target.is_dir():
         raise ConfigError(f"--out {path} is a folder; give a file name such as {path / 'model.npz'}")
-    folder = next(p for p in (path.absolute().parent, *path.absolute().parents) if p.exists())
-    if not folder.is_dir() or not os.access(folder, os.W_OK):
-        raise ConfigError(f"--out {path}: {folder} is not a folder that can be written to")
+    if target.exists() and not target.is_file():
+        raise ConfigError(f"--out {path} exists and is not a regular file")
+    folder = next(p for p in (target.parent, *target.parents) if p.exists())
+    # Creating a file is the only sure test: os.access says yes to root on /proc.
+    probe = folder / f".{target.name}.probe.tmp"
+    try:
+        probe.open("xb").close()
+        probe.unlink()
+    except OSError:
+        raise ConfigError(f"--out {path}: {folder} is not a folder that can be written to") from None
+
+
+def _failed_run_path(out):
+    """Where a run that failed keeps its weights: beside --out, never over it."""
+    return out.with_name(f"{out.stem}.failed.npz")
+
+
+def _dead(network, val):
+    """True when the network gives every validation image the very same logits.
+
+    A rate that is high but not high enough to diverge can kill every ReLU:
+    the loss stays finite, and what comes out is the last layer's bias alone,
+    whatever goes in.  (A network that merely answers one class for everything,
+    as after a few steps on four images, still depends on its input.)
+    """
+    logits = network.predict_logits(val.as_float())
+    return bool((logits == logits[0]).all())
 
 
 def cmd_train(args):
@@ -153,12 +180,22 @@ def cmd_train(args):
         if show_bar:
             _progress(record.batch, record.batches_per_epoch)
 
+    output_error = []
+
     def on_epoch(r):
         if show_bar:
             sys.stderr.write("\r" + " " * 60 + "\r")
-        print(f"epoch {r.epoch:3d}/{config.epochs}  loss {r.train_loss:.4f}  "
-              f"train acc {r.train_accuracy:.2%}  val loss {r.val_loss:.4f}  "
-              f"val acc {r.val_accuracy:.2%}  {r.seconds:.1f}s", flush=True)
+        try:
+            print(f"epoch {r.epoch:3d}/{config.epochs}  loss {r.train_loss:.4f}  "
+                  f"train acc {r.train_accuracy:.2%}  val loss {r.val_loss:.4f}  "
+                  f"val acc {r.val_accuracy:.2%}  {r.seconds:.1f}s", flush=True)
+        except OutputError as exc:
+            # The model is what this command makes; the lines are only progress.
+            # So a reader that went away (`| head`) or a full disk ends the lines,
+            # not the training.
+            if not output_error:
+                output_error.append(exc)
+                _silence_stdout()
 
     try:
         result = trainer.run(on_batch=on_batch, on_epoch=on_epoch)
@@ -168,15 +205,28 @@ def cmd_train(args):
         print(f"interrupted during epoch {trainer.epoch + 1}: nothing was saved to {args.out}",
               file=sys.stderr)
         return 130
+    status, message = result.status, result.message
+    if status == "finished" and _dead(network, val):
+        status = "dead"
+        message = (f"the network died: it gives every image the same output, whatever the "
+                   f"image shows; learning rate {config.lr:g} is too high.")
     meta = {"training": vars(config), "history": trainer.history_as_dicts(),
             "val_accuracy": trainer.history[-1].val_accuracy if trainer.history else None,
-            "status": result.status}
-    save_model(args.out, network, meta)
-    if result.status == "diverged":
-        # Not bad input (the rate is within range) and not a crash: exit 1, a failed run.
-        print(f"error: {result.message} They are saved in {args.out}.", file=sys.stderr)
+            "status": status}
+    if status in ("diverged", "dead"):
+        # Not bad input (the rate is within range) and not a crash: exit 1, a failed
+        # run, whose weights never replace what --out holds.
+        kept = _failed_run_path(args.out)
+        save_model(kept, network, meta)
+        untouched = f"{args.out} is unchanged" if args.out.exists() else f"{args.out} was not written"
+        print(f"error: {message} Its weights are in {kept}; {untouched}.", file=sys.stderr)
         return 1
+    save_model(args.out, network, meta)
     print(f"saved {args.out}", file=sys.stderr)
+    if output_error and not output_error[0].broken_pipe:
+        print(f"error: cannot write the output: {output_error[0]}; the model was saved all "
+              f"the same", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -268,21 +318,75 @@ COMMANDS = {"download": cmd_download, "train": cmd_train, "evaluate": cmd_evalua
             "install-desktop": cmd_install_desktop}
 
 
+class OutputError(Exception):
+    """Standard output could not be written: a full disk, a reader that went away."""
+
+    def __init__(self, cause):
+        super().__init__(cause.strerror or str(cause))
+        self.broken_pipe = isinstance(cause, BrokenPipeError)
+
+
+class _CheckedStdout:
+    """``sys.stdout`` whose write errors are raised as :class:`OutputError`, so they
+    are told apart from the errors of the files a command reads and writes."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise OutputError(exc) from None
+
+    def flush(self):
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise OutputError(exc) from None
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _silence_stdout():
+    """Point standard output's file at /dev/null, so neither the rest of the command
+    nor the interpreter's last flush trips over the same error again."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):
+        return                  # not a real file (a test's capture): nothing to trip over
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 def main(argv=None):
     """Run a subcommand; with none (or ``gui``) open the app. Returns the exit status."""
     argv = sys.argv[1:] if argv is None else argv
+    stdout = sys.stdout
+    sys.stdout = _CheckedStdout(stdout)
     try:
         args = _build_parser().parse_args(argv)    # imports the engine: Ctrl+C may land here
         if args.command not in (None, "gui"):
-            return COMMANDS[args.command](args)
+            code = COMMANDS[args.command](args)
+            sys.stdout.flush()
+            return code
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt as exc:
         print(f"interrupted: {exc}" if str(exc) else "interrupted", file=sys.stderr)
         return 130
+    except OutputError as exc:
+        _silence_stdout()
+        if exc.broken_pipe:     # piped into `head` and the like: the reader has gone
+            return 0
+        print(f"error: cannot write the output: {exc}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
-        # Output piped into `head` and the like: the reader has gone, which is fine.
-        sys.stderr.close()
+        sys.stderr.close()      # stderr's reader has gone: nothing more can be said
         return 0
+    finally:
+        sys.stdout = stdout
     return open_app()

@@ -5,8 +5,7 @@ the explanation blended over it in a perceptually uniform colour map and a
 colour bar beside it.  The command also prints the prediction and the
 deletion AUC of the explanation next to that of a random pixel order.
 """
-import signal
-import threading
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -110,30 +109,20 @@ def describe(explanation):
 def colour_table(name=COLOUR_MAP):
     """``(256, 3)`` uint8 lookup table of a perceptually uniform colour map.
 
-    pyqtgraph's maps need no QApplication, so this works headless.
+    Read from the CSV file pyqtgraph keeps it in (256 RGB rows in [0, 1], the
+    app's own colours) without importing pyqtgraph: that would import Qt,
+    which a server may lack and which costs half of ``explain``'s time.
     """
-    pyqtgraph = _import_pyqtgraph()
-    return np.asarray(pyqtgraph.colormap.get(name).getLookupTable(nPts=256, alpha=False), np.uint8)
-
-
-def _import_pyqtgraph():
-    """Import pyqtgraph, holding a Ctrl+C back until the import is over.
-
-    pyqtgraph imports PySide6, whose start-up aborts the interpreter ("Fatal
-    Python error: libshiboken/signature") when a KeyboardInterrupt lands in it.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        import pyqtgraph  # only the main thread gets KeyboardInterrupt anyway
-        return pyqtgraph
-    pressed = []
-    previous = signal.signal(signal.SIGINT, lambda *_: pressed.append(True))
+    spec = importlib.util.find_spec("pyqtgraph")      # finds the package, runs none of it
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("explain needs pyqtgraph for its colour map: pip install pyqtgraph")
+    table = Path(spec.submodule_search_locations[0]) / "colors" / "maps" / f"{name}.csv"
     try:
-        import pyqtgraph
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if pressed:
-        raise KeyboardInterrupt
-    return pyqtgraph
+        rows = [line.split(";")[0].split(",") for line in table.read_text().splitlines()
+                if line.strip() and not line.startswith(";")]
+    except OSError as exc:
+        raise ConfigError(f"cannot read the colour map {table}: {exc.strerror}") from None
+    return (np.array(rows, np.float64) * 255 + 0.5).astype(np.uint8)
 
 
 def render(explanation, scale=SCALE):

@@ -402,11 +402,12 @@ def test_divergence_stops_explains_and_saves_the_last_good_weights(cli, tmp_path
     assert "Traceback" not in result.stderr
     last = result.stderr.splitlines()[-1]
     assert last.startswith("error: diverged at epoch 1 batch ") and "learning rate 50" in last
-    assert str(out) in last
-    network, meta = load_model(out)
+    kept = out.with_name("diverged.failed.npz")     # a failed run never lands at --out
+    assert str(kept) in last and not out.exists()
+    network, meta = load_model(kept)
     assert meta["status"] == "diverged"
     assert all(np.isfinite(value).all() for _, value in network.named_params())
-    evaluation = cli("evaluate", "--model", out, "--json")
+    evaluation = cli("evaluate", "--model", kept, "--json")
     assert evaluation.returncode == 0 and json.loads(evaluation.stdout)["n"] == 1000
 
 
