@@ -32,3 +32,8 @@ class EmptyImageError(ImageError):
 
 class ConfigError(UserError):
     """A training setting or command-line option is out of range."""
+
+
+class SameClassError(ConfigError):
+    """The class to contrast with is the class being explained (the app then drops
+    the contrast: with "explain the predicted class", that depends on the drawing)."""

@@ -9,7 +9,7 @@ import functools
 
 import numpy as np
 
-from ..errors import ConfigError, ImageError
+from ..errors import ConfigError, ImageError, SameClassError
 from ..layers import Conv2D, ReLU, public_maps
 from ..network import CHUNK, INPUT_SHAPE, NUM_CLASSES, images_to_maps
 from ..preprocessing import resampling_matrix
@@ -71,7 +71,7 @@ def resolve_targets(logits, target=None, contrast=None):
     contrasts = _per_image(contrast, n, "contrast")
     if np.any(contrasts == targets):
         digit = int(contrasts[np.argmax(contrasts == targets)])
-        raise ConfigError(f"the contrast class must differ from the explained class ({digit})")
+        raise SameClassError(f"the contrast class must differ from the explained class ({digit})")
     return targets, contrasts
 
 

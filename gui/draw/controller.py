@@ -15,7 +15,7 @@ import logging
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from cnn_core.errors import ConfigError, EmptyImageError
+from cnn_core.errors import EmptyImageError, SameClassError
 from cnn_core.explain import EMBEDDING_LAYER, Explainer
 from cnn_core.preprocessing import preprocess
 
@@ -179,8 +179,8 @@ class DrawController(QObject):
         method = choice.method if choice.is_cam else "gradcam"
         try:
             return self._explainer.analyse(digit, choice.target, choice.contrast, method)
-        except ConfigError as exc:
-            self.map_status.emit(str(exc))
+        except SameClassError as exc:
+            self.map_status.emit(f"{exc}, so it is shown without a contrast")
             return self._explainer.analyse(digit, choice.target, None, method)
 
     def _show_pair(self):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnn_core.data import load_sample
+from cnn_core.errors import SameClassError
 from cnn_core.explain import (CAM_METHODS, Explainer, feature_visualisation,
                               perturbation_curves, top_patches)
 
@@ -42,6 +43,7 @@ class MapResult:
     auc: object                 # float or None
     random_auc: object          # float or None
     seconds: float
+    note: object = None         # str: why the map is not quite what was chosen
 
 
 @dataclass(frozen=True)
@@ -92,12 +94,20 @@ def explain_map(cache, network, digit, choice):
     started = time.perf_counter()
     explainer = cache.explainer(network)
     layer = choice.layer if choice.is_cam else None
-    explanation = explainer.explain(digit, choice.method, layer, choice.target, choice.contrast)
+    note = None
+    try:
+        explanation = explainer.explain(digit, choice.method, layer, choice.target,
+                                        choice.contrast)
+    except SameClassError as exc:
+        # "Explain the predicted class rather than 4" for a drawing of a 4: as the
+        # panels above, show the class alone and say why.
+        note = f"{exc}, so it is shown without a contrast"
+        explanation = explainer.explain(digit, choice.method, layer, choice.target)
     auc = random_auc = None
     if explanation.heatmap.any():
         auc = float(explainer.deletion_curve(explanation).auc[0])
         random_auc = float(explainer.deletion_curve(explanation, random_order=True).auc[0])
-    return MapResult(choice, explanation, auc, random_auc, time.perf_counter() - started)
+    return MapResult(choice, explanation, auc, random_auc, time.perf_counter() - started, note)
 
 
 def strip_scores(cache, network, digit, heatmaps, target):

@@ -133,7 +133,7 @@ class MethodPanel(QWidget):
         else:
             note = empty_map_note(explanation.layer, explanation.target, explanation.contrast)
             self.auc.setText(f"Deletion AUC: none, the map is empty: {note}")
-        self.status.setText(f"computed in {result.seconds * 1000:.0f} ms")
+        self.status.setText(result.note or f"computed in {result.seconds * 1000:.0f} ms")
 
     @Slot(str)
     def show_status(self, text):
