@@ -44,6 +44,22 @@ PHOTO_SIDE = 800
 # converted by Pillow and an array converted here agree.
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
+# Reading transparency (see _alpha_background), on the 0-1 scale.  Tones this
+# far apart are ink and paper, not noise:
+_TONE_GAP = 0.3
+# and a tone held by fewer than this share of the pixels is stray.
+_STRAY = 0.01
+# A pixel this much lighter or darker than the ink departs from it: the faint
+# end of anti-aliasing, and beyond the sensor and JPEG noise of a clean image.
+_FADE = 0.1
+# Edges fade where at least this share of their pixels departs (a key close
+# to the ink leaves few greys), and more than twice as often as the inside.
+_FADING_EDGE = 0.1
+# A sheet is this many times its longer side deep (see _is_sheet), judged on
+# its mask read at most _SHAPE_SIDE pixels across.
+_SHEET_DEPTH = 0.235
+_SHAPE_SIDE = 128
+
 EMPTY_MESSAGE = "the image is empty: draw or load a digit first"
 
 
@@ -98,8 +114,9 @@ def to_grayscale(image):
         ``uint16`` as 0–65535.  For other dtypes (floats, wider integers) the
         largest value picks the scale: up to 1 means 0–1, up to 255 means
         8-bit, up to 65535 means 16-bit.  Transparent pixels are background:
-        they are composited over the paper tone of the opaque part, or over
-        the tone opposite its strokes (see :func:`_alpha_background`).
+        they are composited over the paper tone of the opaque part: the
+        tone its strokes' edges fade towards, a sheet's own paper, or the
+        tone opposite strokes of one tone (see :func:`_alpha_background`).
 
     Returns
     -------
@@ -342,24 +359,123 @@ def _unit_scale(array):
 
 
 def _alpha_background(luma, alpha):
-    """Pick the tone (0 or 1) that transparent pixels stand for.
+    """Pick the tone (0 or 1) that transparent pixels of ``luma, alpha (H, W)`` stand for.
 
-    If the opaque part holds two tones, it is a sheet with its own paper
-    (its majority tone) and ink, and transparency extends that paper.  If it
-    is all one tone, it is the strokes themselves, and the background must
-    contrast with them: dark strokes on a transparent sheet become dark on
-    white, white strokes (a dark-mode app) white on black.
+    If the opaque part is strokes (not a solid sheet, see :func:`_is_sheet`)
+    whose edges fade towards one tone, that is the paper that was made
+    transparent (see :func:`_fade_at_edge`): dark anti-aliased ink keyed out
+    of white paper gets its white back.  Otherwise, if the opaque part holds
+    two tones, it is a sheet with its own paper (its majority tone) and ink,
+    and transparency extends that paper.  If it is all one tone, it is the
+    strokes themselves, and the background must contrast with them: dark
+    strokes on a transparent sheet become dark on white, white strokes (a
+    dark-mode app) white on black.
     """
     peak = alpha.max()
     if peak == 0:
         return np.float32(1.0)
-    opaque = luma[alpha >= 0.5 * peak]
-    majority = np.median(opaque)
+    opaque = alpha >= 0.5 * peak
+    # A sheet's edge may fade too (a photo cut out of a dark desk, its rim
+    # shaded), but towards what lay around it, not towards its paper.
+    fade = None if _is_sheet(opaque) else _fade_at_edge(luma, opaque)
+    if fade is not None:
+        return fade
+    tones = luma[opaque]
+    majority = np.median(tones)
     light = np.float32(1.0 if majority >= 0.5 else 0.0)
     # A sheet's ink covers several per cent of it; anti-aliased stroke edges
-    # change alpha, not colour, so they do not count as a second tone.
-    two_tones = np.mean(np.abs(opaque - majority) > 0.3) > 0.01
+    # that change alpha, not colour, do not count as a second tone.
+    two_tones = np.mean(np.abs(tones - majority) > _TONE_GAP) > _STRAY
     return light if two_tones else 1.0 - light
+
+
+def _fade_at_edge(luma, opaque):
+    """The tone (0 or 1) that the opaque part fades towards at its edge, or None.
+
+    When the paper behind anti-aliased strokes was made transparent (a
+    colour key, a palette's transparent index, a magic wand), what is left
+    is the ink with the greys that ran from it towards the paper, and those
+    greys are where the opaque part meets the transparent one.  So its edge
+    departs from its inside, the ink, towards the paper, and far more often
+    than the inside does: a sharp key leaves a few greys on the edge, a
+    blurred stroke a wide ramp, and the stroke's thickness does not matter.
+    Strokes drawn in alpha have their one tone on the edge as inside; so
+    does a sheet with a transparent margin, whose paper reaches its edge.
+
+    Parameters
+    ----------
+    luma : ndarray, float32, (H, W)
+        Brightness in [0, 1].
+    opaque : ndarray, bool, (H, W)
+        The pixels that count as opaque.
+
+    Returns
+    -------
+    tone : float32 or None
+        1 for a fade towards light, 0 towards dark; None for no fade, and
+        when there is nothing to compare: hairlines, whose every pixel is
+        edge, or an opaque part with no edge at all.
+    """
+    edge_map = _edge_of(opaque)
+    edge, inside = luma[edge_map], luma[opaque & ~edge_map]    # (n_edge,), (n_inside,)
+    if edge.size == 0 or inside.size == 0:
+        return None
+    ink = np.median(inside)
+    for side in (1.0, -1.0):                                  # lighter, darker
+        departs = side * (edge - ink) > _FADE
+        if departs.mean() < max(_FADING_EDGE, 2 * np.mean(side * (inside - ink) > _FADE)):
+            continue
+        # A fade ends at the edge: nothing inside lies well past its greys.
+        # Ink that does is what a sheet's shaded rim surrounds.
+        beyond = side * (inside - np.median(edge[departs])) > _TONE_GAP
+        if np.mean(beyond) <= _STRAY:
+            return np.float32(side > 0)
+    return None
+
+
+def _is_sheet(opaque):
+    """Whether ``opaque (H, W)``, bool, is a solid sheet rather than strokes.
+
+    A sheet is about half as wide as it is long, or wider (a square, an A4
+    page at any slant): peeling its outer pixels off ring by ring, it lasts
+    for ``_SHEET_DEPTH`` of its longer side.  Strokes are gone well before,
+    even a bold digit's (a stroke a third of the digit's height thick lasts
+    about 0.21), as their half-width is what lasts.  Rings alternate 4- and
+    8-neighbour peels, so the depth is nearly the same at any slant; and
+    unlike a ratio of area to perimeter, it does not halve at a ragged edge.
+    The mask is read at most ``_SHAPE_SIDE`` pixels across, as only its
+    shape counts here.
+    """
+    rows = np.flatnonzero(opaque.any(axis=1))
+    cols = np.flatnonzero(opaque.any(axis=0))
+    crop = opaque[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].astype(np.float32)
+    factor = min(-(-max(crop.shape) // _SHAPE_SIDE), min(crop.shape))
+    mask = _shrink(crop, factor) >= 0.5                       # (h, w), at most 128 across
+    for ring in range(int(np.ceil(_SHEET_DEPTH * max(mask.shape)))):
+        if not mask.any():
+            return False
+        mask = _erode(mask, diagonals=ring % 2 == 1, frame=False)
+    return bool(mask.any())
+
+
+def _edge_of(opaque):
+    """The pixels of ``opaque (H, W)``, bool, with a non-opaque 4-neighbour.
+
+    The image's own border is not transparency, so a sheet filling the frame
+    has no edge there.
+    """
+    return opaque & ~_erode(opaque, diagonals=False, frame=True)
+
+
+def _erode(mask, diagonals, frame):
+    """``mask (H, W)``, bool, without its pixels that have a 4-neighbour outside
+    it (or an 8-neighbour, with ``diagonals``); beyond the array, the mask is
+    taken to be ``frame``."""
+    padded = np.pad(mask, 1, constant_values=frame)
+    kept = mask & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    if diagonals:
+        kept &= padded[:-2, :-2] & padded[:-2, 2:] & padded[2:, :-2] & padded[2:, 2:]
+    return kept
 
 
 def _border(gray):

@@ -4,9 +4,12 @@ import struct
 
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw, ImageFilter
 
+from cli.image_files import load_image
 from cnn_core.errors import EmptyImageError, ImageError
-from cnn_core.paths import SAMPLE_DIR
+from cnn_core.model_files import load_model
+from cnn_core.paths import SAMPLE_DIR, SHIPPED_MODEL
 from cnn_core.preprocessing import preprocess, resampling_matrix, to_grayscale
 
 # A "7" with a crossbar and a "1": polylines in a unit box (row, col).
@@ -235,6 +238,87 @@ def test_transparent_cut_out_reads_as_ink():
     sheet[:, :, :3] = 255
     sheet[:, :, 3] = np.round(255 * (1.0 - draw(SEVEN))).astype(np.uint8)
     assert correlation(preprocess(sheet), preprocess(draw(SEVEN))) > 0.999
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_model(SHIPPED_MODEL)[0]
+
+
+def predicted(network, digit):
+    return int(network.predict_proba(digit[None, None])[0].argmax())
+
+
+def pillow_seven(width=20):
+    """A "7" as a drawing program exports it, uint8 (100, 100): a black line
+    ``width`` pixels thick on white, then a slight blur, so its edges are greys."""
+    image = Image.new("L", (100, 100), 255)
+    ImageDraw.Draw(image).line([(25, 20), (75, 20), (40, 85)], fill=0, width=width, joint="curve")
+    return np.asarray(image.filter(ImageFilter.GaussianBlur(2)))
+
+
+def keyed(gray, variant):
+    """``gray`` with its white paper made transparent, RGBA uint8.
+
+    ``"hard"``: every pixel with gray >= 250 fully transparent; ``"soft"``:
+    alpha ramps down over the lightest greys (0 < alpha < 255 on the edge);
+    ``"noisy"``: sensor/JPEG-like noise, then keyed at 240; ``"light"``: the
+    negative, light strokes keyed out of black paper.
+    """
+    values = gray.astype(np.float64)
+    alpha = np.where(values >= 250, 0, 255)
+    if variant == "soft":
+        alpha = np.clip((250 - values) * 255 / 40, 0, 255)
+    elif variant == "noisy":
+        values = np.clip(values + np.random.default_rng(0).normal(0, 4, values.shape), 0, 255)
+        alpha = np.where(values >= 240, 0, 255)
+    elif variant == "light":
+        values = 255 - values
+    return np.dstack([values, values, values, alpha]).round().astype(np.uint8)
+
+
+def assert_same_digit(network, digit, expected):
+    """``digit`` is ``expected`` (both 28×28), not its hollow outline: inked in the
+    strokes' interior, and read as the same digit."""
+    interior = expected > 0.9
+    assert digit[interior].mean() > 0.9       # an outline has ~0.1 there
+    assert correlation(digit, expected) > 0.95
+    assert predicted(network, digit) == predicted(network, expected)
+
+
+@pytest.mark.parametrize("width", [8, 20], ids=["thin", "bold"])
+@pytest.mark.parametrize("variant", ["hard", "soft", "noisy", "light"])
+def test_paper_keyed_out_of_an_anti_aliased_digit_is_paper_again(shipped, variant, width):
+    """The greys of the strokes' edges are not a second tone of a sheet whose
+    paper is the dark ink: transparency is the paper they fade towards.  The
+    bold 7 used to read as its outline, an 8."""
+    gray = pillow_seven(width)
+    assert_same_digit(shipped, preprocess(keyed(gray, variant)), preprocess(gray))
+
+
+def test_palette_png_with_a_transparent_white_is_read_on_white(tmp_path, shipped):
+    gray = pillow_seven()
+    palette = Image.fromarray(gray).convert("P")
+    path = tmp_path / "seven.png"
+    palette.save(path, transparency=palette.getpixel((0, 0)))   # the white index
+    image = load_image(path)
+    assert image.shape == gray.shape + (4,) and image[..., 3].min() == 0.0
+    assert_same_digit(shipped, preprocess(image), preprocess(gray))
+
+
+def test_sheet_cut_out_of_a_dark_desk_keeps_its_white_paper():
+    """A photo's background removed: the sheet's feathered rim is darkened by
+    the desk, yet the transparency around it is the sheet's paper, not the
+    desk the rim fades to (a thin pencil digit is no darker than the rim)."""
+    sheet = 1.0 - 0.5 * draw(SEVEN, canvas=(200, 200), top=40, left=40, size=120, width=3.0)
+    scene = np.full((260, 260), 0.15)
+    scene[30:230, 30:230] = sheet
+    mask = np.zeros((260, 260), np.uint8)
+    mask[30:230, 30:230] = 255
+    colour = Image.fromarray(np.round(255 * scene).astype(np.uint8)).filter(ImageFilter.GaussianBlur(1.5))
+    alpha = Image.fromarray(mask).filter(ImageFilter.GaussianBlur(2))
+    rgba = np.dstack([np.asarray(colour)] * 3 + [np.asarray(alpha)])
+    assert to_grayscale(rgba)[0, 0] == 1.0
 
 
 def test_dtypes_are_read_on_their_own_scale():
