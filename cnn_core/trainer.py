@@ -23,6 +23,7 @@ from .snapshots import SnapshotStore
 
 # A mean cross-entropy this large means the logits have blown up (chance is 2.3).
 EXPLODED_LOSS = 1e3
+MAX_WEIGHT_DECAY = 0.1
 
 
 @dataclass
@@ -53,8 +54,10 @@ class TrainConfig:
              f"learning rate must be above 0 and at most 100, not {self.lr}"),
             (math.isfinite(self.momentum) and 0 <= self.momentum < 1,
              f"momentum must be at least 0 and below 1, not {self.momentum}"),
-            (math.isfinite(self.weight_decay) and 0 <= self.weight_decay <= 1,
-             f"weight decay must be between 0 and 1, not {self.weight_decay}"),
+            # Above 0.1 the pull towards zero outweighs what any batch teaches: with
+            # 1, every weight shrinks by the learning rate at each step and the network dies.
+            (math.isfinite(self.weight_decay) and 0 <= self.weight_decay <= MAX_WEIGHT_DECAY,
+             f"weight decay must be between 0 and {MAX_WEIGHT_DECAY:g}, not {self.weight_decay:g}"),
             (self.schedule in SCHEDULES,
              f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}"),
             (self.dataset in ("sample", "mnist"),

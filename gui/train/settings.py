@@ -8,8 +8,8 @@ import math
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QDoubleValidator
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
-                               QLabel, QLineEdit, QSpinBox)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QLabel, QLineEdit,
+                               QSpinBox)
 
 from cnn_core.errors import ConfigError
 from cnn_core.trainer import TrainConfig
@@ -38,21 +38,30 @@ TIPS = {
             "weights when you press Reset, and the same shuffling order in a new run.",
 }
 SCHEDULES = [("One-cycle", "onecycle"), ("Constant", "constant")]
+LIVE_LABELS = {"lr": "learning rate", "momentum": "momentum", "weight_decay": "weight decay"}
 # Settings that define the data and the order of the batches: fixed once a run has begun.
 DATA_FIELDS = ("train_size", "batch_size")
 
 
-def _number_edit(text, bottom, top, tip):
+#: Widest numbers the fields take.  The fields never clamp or drop what is typed
+#: (a spin box from 0 would turn "-3" into "3" without a word): TrainConfig.validate()
+#: judges every value, and the message under the fields says what is wrong.
+ANY_INT = 2**31 - 1
+ANY_FLOAT = 1e300
+
+
+def _number_edit(text, tip):
     edit = QLineEdit(text)
-    validator = QDoubleValidator(bottom, top, 8, edit)
+    validator = QDoubleValidator(-ANY_FLOAT, ANY_FLOAT, 8, edit)
     validator.setNotation(QDoubleValidator.Notation.ScientificNotation)
     edit.setValidator(validator)  # blocks letters; the range is checked by validate()
     edit.setToolTip(tip)
     return edit
 
 
-def _spin(box, low, high, value, tip, step=1):
-    box.setRange(low, high)
+def _spin(value, tip, step=1):
+    box = QSpinBox()
+    box.setRange(-ANY_INT, ANY_INT)
     box.setSingleStep(step)
     box.setValue(value)
     box.setToolTip(tip)
@@ -75,17 +84,16 @@ class TrainSettingsForm(QGroupBox):
         d = GUI_DEFAULTS
         self.dataset = d.dataset
         self.fields = {
-            "train_size": _spin(QSpinBox(), 1, d.train_size, d.train_size, TIPS["train_size"], 100),
-            "epochs": _spin(QSpinBox(), 1, 1000, d.epochs, TIPS["epochs"]),
-            "batch_size": _spin(QSpinBox(), 1, 4096, d.batch_size, TIPS["batch_size"], 16),
-            "lr": _number_edit(f"{d.lr:g}", 0.0, 100.0, TIPS["lr"]),
-            "momentum": _spin(QDoubleSpinBox(decimals=3), 0.0, 0.999, d.momentum,
-                              TIPS["momentum"], 0.05),
-            "weight_decay": _number_edit(f"{d.weight_decay:g}", 0.0, 1.0, TIPS["weight_decay"]),
+            "train_size": _spin(d.train_size, TIPS["train_size"], 100),
+            "epochs": _spin(d.epochs, TIPS["epochs"]),
+            "batch_size": _spin(d.batch_size, TIPS["batch_size"], 16),
+            "lr": _number_edit(f"{d.lr:g}", TIPS["lr"]),
+            "momentum": _number_edit(f"{d.momentum:g}", TIPS["momentum"]),
+            "weight_decay": _number_edit(f"{d.weight_decay:g}", TIPS["weight_decay"]),
             "schedule": QComboBox(toolTip=TIPS["schedule"]),
             "augment": QCheckBox("random shifts and rotations", checked=d.augment,
                                  toolTip=TIPS["augment"]),
-            "seed": _spin(QSpinBox(), 0, 2**31 - 1, d.seed, TIPS["seed"]),
+            "seed": _spin(d.seed, TIPS["seed"]),
         }
         for label, value in SCHEDULES:
             self.fields["schedule"].addItem(label, value)
@@ -111,7 +119,7 @@ class TrainSettingsForm(QGroupBox):
         f = self.fields
         f["lr"].editingFinished.connect(lambda: self._send_live("lr"))
         f["weight_decay"].editingFinished.connect(lambda: self._send_live("weight_decay"))
-        f["momentum"].valueChanged.connect(lambda: self._send_live("momentum"))
+        f["momentum"].editingFinished.connect(lambda: self._send_live("momentum"))
         f["augment"].toggled.connect(lambda: self._send_live("augment"))
 
     # --- reading --------------------------------------------------------------------
@@ -144,7 +152,8 @@ class TrainSettingsForm(QGroupBox):
         try:
             config = TrainConfig(
                 epochs=f["epochs"].value(), batch_size=f["batch_size"].value(),
-                lr=self._number("lr", "learning rate"), momentum=f["momentum"].value(),
+                lr=self._number("lr", "learning rate"),
+                momentum=self._number("momentum", "momentum"),
                 weight_decay=self._number("weight_decay", "weight decay"),
                 augment=f["augment"].isChecked(), schedule=f["schedule"].currentData(),
                 train_size=f["train_size"].value(), dataset=self.dataset, seed=f["seed"].value())
@@ -162,12 +171,9 @@ class TrainSettingsForm(QGroupBox):
         try:
             if name == "augment":
                 value = field.isChecked()
-            elif name == "momentum":
-                value = field.value()
             else:
-                value = self._number(name, "learning rate" if name == "lr" else "weight decay")
-                probe = TrainConfig(**{name: value})
-                probe.validate()
+                value = self._number(name, LIVE_LABELS[name])
+                TrainConfig(**{name: value}).validate()
         except ConfigError as exc:
             self.show_error(str(exc))
             return
@@ -186,9 +192,7 @@ class TrainSettingsForm(QGroupBox):
     def set_dataset(self, name, available):
         """Choose the data set; the training-set size follows its number of images."""
         self.dataset = name
-        box = self.fields["train_size"]
-        box.setMaximum(max(available, 1))
-        box.setValue(available)
+        self.fields["train_size"].setValue(available)
 
     @Slot(bool)
     def set_locked(self, locked):

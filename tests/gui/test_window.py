@@ -3,6 +3,7 @@ import time
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from cnn_core import paths
@@ -102,10 +103,32 @@ def test_invalid_hyperparameters_show_an_inline_message(window):
     assert not settings.error.isVisible()
 
 
+@pytest.mark.parametrize("name, typed, words", [
+    ("lr", "-5", "learning rate"), ("weight_decay", "-1", "weight decay"),
+    ("weight_decay", "1", "weight decay must be between 0 and 0.1"),
+    ("momentum", "1.5", "momentum must be at least 0 and below 1, not 1.5"),
+    ("seed", "-3", "seed must be between 0 and 4294967295, not -3"),
+    ("epochs", "0", "epochs"), ("train_size", "9999", "larger than the 4000"),
+])
+def test_typed_values_are_kept_as_typed_and_judged(window, qtbot, name, typed, words):
+    """What a person types stays in the field (no "-5" silently turned into "5"), and
+    Start says what is wrong with it."""
+    field = window.train_page.settings.fields[name]
+    line = field.lineEdit() if hasattr(field, "lineEdit") else field
+    line.selectAll()
+    qtbot.keyClicks(line, typed)
+    qtbot.keyClick(line, Qt.Key.Key_Return)
+    assert line.text() == typed
+    press(window, "start")
+    error = window.train_page.settings.error
+    assert error.isVisible() and words in error.text().lower()
+    assert window.controller.state == "idle"
+
+
 def test_full_mnist_missing_is_an_inline_message(window):
     chooser = window.train_page.dataset
     chooser.combo.setCurrentIndex(1)
-    assert window.train_page.settings.fields["train_size"].maximum() == 60000
+    assert window.train_page.settings.fields["train_size"].value() == 60000
     press(window, "start")
     assert "not downloaded" in window.train_page.settings.error.text()
     assert window.controller.state == "idle"
