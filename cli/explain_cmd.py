@@ -6,6 +6,7 @@ colour bar beside it.  The command also prints the prediction and the
 deletion AUC of the explanation next to that of a random pixel order.
 """
 import importlib.util
+import os
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +97,9 @@ def _check_options(args):
         raise ConfigError(f"--out must name a .png file, not {args.out.name!r}")
     if not args.out.parent.is_dir():
         raise ConfigError(f"--out: the folder {args.out.parent} does not exist")
+    if args.out.exists() and args.image.exists() and os.path.samefile(args.out, args.image):
+        raise ConfigError(f"--out {args.out} is the image being explained; give the picture "
+                          f"another name")
 
 
 def describe(explanation):

@@ -176,3 +176,10 @@ def test_explain_runs_where_qt_cannot_be_imported(data_dir, tmp_path, digit_png)
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert out.is_file() and "prediction: " in result.stdout
+
+
+def test_explain_never_writes_over_the_image_it_explains(cli, tmp_path, digit_png):
+    image = tmp_path / "mine.png"
+    image.write_bytes(digit_png.read_bytes())
+    error_line(cli("explain", "--image", image, "--out", image), "is the image being explained")
+    assert image.read_bytes() == digit_png.read_bytes()
