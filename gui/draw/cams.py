@@ -93,8 +93,11 @@ class HeatMapRow(QWidget):
 class CamStrip(HeatMapRow):
     """The chosen CAM at every conv layer, each titled with its deletion AUC."""
 
+    #: The heading while nothing is drawn: no class, no method, no scores.
+    EMPTY_HEADING = "A heat map at every conv layer: draw a digit to see them"
+
     def __init__(self, conv_names, parent=None):
-        super().__init__(conv_names, "Grad-CAM at every conv layer", parent)
+        super().__init__(conv_names, self.EMPTY_HEADING, parent)
         self.setToolTip(AUC_TIP)
         self._digit = None
         self._equal_columns()
@@ -140,6 +143,11 @@ class CamStrip(HeatMapRow):
 
     @Slot()
     def show_empty(self):
-        """Nothing drawn."""
+        """Nothing drawn: blank maps under the layer names alone and a neutral heading
+        (no class, AUC or "empty" of a drawing that is gone)."""
         self._digit = None
         super().show_empty()
+        for name in self.names:
+            self.set_title(name, name)
+            self.images[name].setToolTip("")
+        self.set_heading(self.EMPTY_HEADING)

@@ -1,0 +1,59 @@
+"""Texts that must follow what is on show: nothing says more than the pictures under it.
+
+Draw & Explain's strip of maps, its validation index, its feature visualisation
+and activations; Evaluate's confusion-matrix selection and gallery.
+"""
+from .conftest import WAIT_MS
+from .test_draw import draw_seven, open_draw_place, wait_analysed
+
+
+# --- the strip of maps -----------------------------------------------------------------
+
+def strip_texts(place):
+    strip = place.cam_strip
+    return strip.heading.text(), {name: strip.titles[name].text for name in strip.names}
+
+
+def wait_scored(qtbot, place):
+    """Until the strip's maps of the current drawing are titled with their AUCs."""
+    analysis = wait_analysed(qtbot, place)
+    strip = place.cam_strip
+    scored = [n for n in strip.names if analysis.cams[n][1].any()]
+    qtbot.waitUntil(lambda: all("AUC" in strip.titles[n].text for n in scored),
+                    timeout=WAIT_MS)
+    return analysis
+
+
+def assert_neutral_strip(place):
+    heading, titles = strip_texts(place)
+    assert titles == {name: name for name in place.cam_strip.names}
+    assert "class" not in heading and "Grad-CAM" not in heading
+    assert all(place.cam_strip.images[n].toolTip() == "" for n in place.cam_strip.names)
+
+
+def test_clear_leaves_the_strip_with_layer_names_and_a_neutral_heading(window, qtbot):
+    place = open_draw_place(window, qtbot)
+    neutral = strip_texts(place)
+    draw_seven(place.canvas)
+    analysis = wait_scored(qtbot, place)
+    heading, titles = strip_texts(place)
+    assert f"for class {analysis.target}" in heading
+    assert any("AUC" in title for title in titles.values())
+    place.clear_button.click()
+    qtbot.waitUntil(lambda: place.controller.analysis is None, timeout=WAIT_MS)
+    assert_neutral_strip(place)
+    assert strip_texts(place) == neutral        # as before anything was drawn
+
+
+def test_undo_to_an_empty_sheet_leaves_the_strip_neutral(window, qtbot):
+    place = open_draw_place(window, qtbot)
+    draw_seven(place.canvas)
+    wait_scored(qtbot, place)
+    place.undo_button.click()
+    place.undo_button.click()
+    assert place.canvas.is_empty()
+    qtbot.waitUntil(lambda: place.controller.analysis is None, timeout=WAIT_MS)
+    assert_neutral_strip(place)
+    # A late score of the drawing that is gone does not bring its AUCs back.
+    qtbot.wait(300)
+    assert_neutral_strip(place)
