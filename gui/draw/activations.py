@@ -57,6 +57,7 @@ class ActivationGrids(QWidget):
     def __init__(self, layers, parent=None):
         super().__init__(parent)
         self.layers = list(layers)
+        self._captions = dict(self.layers)
         self.images, self.colour_bars, self._titles, self._shapes = {}, {}, {}, {}
         self.enlarged = None              # (layer, channel)
         self._outputs = None
@@ -143,7 +144,8 @@ class ActivationGrids(QWidget):
         self.zoom.setImage(maps[channel], autoLevels=False, levels=levels)
         set_bar_levels(self.zoom_bar, levels)
         self.zoom_bar.setVisible(True)
-        self.zoom_title.setText(f"{name} channel {channel}: max {maps[channel].max():.2f}",
-                                size="8pt")
+        # Named as its tile's mosaic is ("conv1 + ReLU", not the ReLU's own name).
+        self.zoom_title.setText(f"{self._captions[name]} · channel {channel}: "
+                                f"max {maps[channel].max():.2f}", size="8pt")
         if resized:
             self.zoom.getViewBox().autoRange(padding=0.01)

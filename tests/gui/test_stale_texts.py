@@ -3,6 +3,8 @@
 Draw & Explain's strip of maps, its validation index, its feature visualisation
 and activations; Evaluate's confusion-matrix selection and gallery.
 """
+from PySide6.QtCore import QPointF, Qt
+
 from .conftest import WAIT_MS
 from .test_draw import draw_seven, open_draw_place, wait_analysed
 
@@ -57,3 +59,37 @@ def test_undo_to_an_empty_sheet_leaves_the_strip_neutral(window, qtbot):
     # A late score of the drawing that is gone does not bring its AUCs back.
     qtbot.wait(300)
     assert_neutral_strip(place)
+
+
+# --- activations -----------------------------------------------------------------------
+
+def click_image(qtbot, item, x, y):
+    """Click pixel ``(x, y)`` of an ImageItem with the mouse, through its view, once the
+    view has settled (a tab just shown lays out and re-maps its boxes a moment later)."""
+    view = item.scene().views()[0]
+    seen = []
+
+    def settled():
+        seen.append(view.mapFromScene(item.mapToScene(QPointF(x, y))))
+        return len(seen) >= 3 and seen[-1] == seen[-2] == seen[-3]
+    qtbot.waitUntil(settled, timeout=WAIT_MS)
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=seen[-1])
+
+
+def test_the_enlarged_channel_is_captioned_as_its_tile_is(window, qtbot):
+    place = open_draw_place(window, qtbot)
+    draw_seven(place.canvas)
+    wait_analysed(qtbot, place)
+    grids = place.activations
+    place.tabs.setCurrentWidget(grids)
+    qtbot.waitExposed(grids)
+    for name, caption in grids.layers:
+        if place.controller.analysis.activations[name].ndim != 3:
+            continue                        # dense units are not enlarged
+        click_image(qtbot, grids.images[name], 1.5, 1.5)     # the first tile: channel 0
+        assert grids.enlarged == (name, 0)
+        assert grids._titles[name].text == caption
+        assert grids.zoom_title.text.startswith(f"{caption} · channel 0: max ")
+    assert grids.zoom_title.text.startswith("pool2 (max-pool) · channel 0")
+    click_image(qtbot, grids.images["relu1"], 29 + 1.5, 1.5)  # 4 tiles of 28 a row
+    assert grids.zoom_title.text.startswith("conv1 + ReLU · channel 1: max ")
