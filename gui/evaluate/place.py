@@ -298,11 +298,16 @@ class EvaluatePlace(QWidget):
         order = np.argsort(-confidence, kind="stable")
         indices, confidence = indices[order], confidence[order]
         self.confusion.select(true_class, predicted)
-        kind = "right" if true_class == predicted else "wrong"
-        self.gallery.show_images(
-            f"{len(indices)} image{'s' * (len(indices) != 1)} of a {true_class} the network "
-            f"calls {predicted} ({kind}); click one to explain it", indices, self.images,
-            [f"{predicted} ({c:.0%})" for c in confidence])
+        if not len(indices):
+            every = f" (it got every {true_class} wrong)" if true_class == predicted else ""
+            title = (f"No images: the network never predicted {predicted} for a true "
+                     f"{true_class}{every}")
+        else:
+            kind = "right" if true_class == predicted else "wrong"
+            title = (f"{len(indices)} image{'s' * (len(indices) != 1)} of a {true_class} the "
+                     f"network calls {predicted} ({kind}); click one to explain it")
+        self.gallery.show_images(title, indices, self.images,
+                                 [f"{predicted} ({c:.0%})" for c in confidence])
 
     def _choose(self, index):
         self.example_chosen.emit(self.images[index].astype(np.float32) / 255.0,

@@ -3,10 +3,12 @@
 Draw & Explain's strip of maps, its validation index, its feature visualisation
 and activations; Evaluate's confusion-matrix selection and gallery.
 """
+import numpy as np
 from PySide6.QtCore import QPointF, Qt
 
 from .conftest import WAIT_MS
 from .test_draw import draw_seven, open_draw_place, wait_analysed
+from .test_evaluate import click_cell, open_evaluate_place
 
 
 # --- the strip of maps -----------------------------------------------------------------
@@ -93,3 +95,26 @@ def test_the_enlarged_channel_is_captioned_as_its_tile_is(window, qtbot):
     assert grids.zoom_title.text.startswith("pool2 (max-pool) · channel 0")
     click_image(qtbot, grids.images["relu1"], 29 + 1.5, 1.5)  # 4 tiles of 28 a row
     assert grids.zoom_title.text.startswith("conv1 + ReLU · channel 1: max ")
+
+
+# --- Evaluate: the confusion matrix and the gallery ------------------------------------
+
+def test_an_empty_cell_says_it_has_no_images(window, qtbot):
+    place = open_evaluate_place(window, qtbot)
+    matrix = place.evaluation.matrix
+    true_class, predicted = (int(v) for v in np.argwhere(matrix == 0)[0])
+    click_cell(qtbot, place, true_class, predicted)
+    qtbot.waitUntil(lambda: not place.gallery.title.text().startswith("All "),
+                    timeout=WAIT_MS)
+    assert place.gallery.title.text() == (f"No images: the network never predicted "
+                                          f"{predicted} for a true {true_class}")
+    assert place.gallery.indices() == []
+    # A cell with images still counts them and offers them.
+    mistakes = (matrix > 0) & ~np.eye(10, dtype=bool)
+    true_class, predicted = (int(v) for v in np.argwhere(mistakes)[0])
+    click_cell(qtbot, place, true_class, predicted)
+    count = int(matrix[true_class, predicted])
+    qtbot.waitUntil(lambda: len(place.gallery.indices()) == count, timeout=WAIT_MS)
+    assert place.gallery.title.text().startswith(
+        f"{count} image{'s' * (count != 1)} of a {true_class} the network calls {predicted}")
+    assert "click one to explain it" in place.gallery.title.text()
