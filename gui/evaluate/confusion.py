@@ -13,7 +13,7 @@ from ..style import style_plot
 
 TIP = ("<p>Rows: the true digit. Columns: the network's answer. Each cell counts the "
        "validation images; the diagonal is right, everything else a mistake. "
-       "Click a cell to see its images.</p>")
+       "Click a cell to see its images, and again to see all the mistakes.</p>")
 SELECTED_PEN = pg.mkPen("#0072B2", width=3)
 
 
@@ -63,6 +63,7 @@ class ConfusionView(QWidget):
         self.selection.setPen(SELECTED_PEN)
         self.selection.setVisible(False)
         plot.addItem(self.selection)
+        self.selected = None            # (true class, predicted) outlined, or None
         self.matrix = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -88,12 +89,16 @@ class ConfusionView(QWidget):
 
     def select(self, true_class, predicted):
         """Outline one cell."""
+        self.selected = (true_class, predicted)
         self.selection.setRect(predicted, true_class, 1, 1)
         self.selection.setVisible(True)
 
+    def clear_selection(self):
+        """Outline no cell."""
+        self.selected = None
+        self.selection.setVisible(False)
+
     def _clicked(self, x, y):
-        if self.matrix is None or not (0 <= x < 10 and 0 <= y < 10):
-            return
-        true_class, predicted = int(y), int(x)
-        self.select(true_class, predicted)
-        self.cell_clicked.emit(true_class, predicted)
+        # The owner outlines the cell (or, clicked again, takes the outline away).
+        if self.matrix is not None and 0 <= x < 10 and 0 <= y < 10:
+            self.cell_clicked.emit(int(y), int(x))

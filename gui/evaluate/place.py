@@ -120,7 +120,7 @@ class EvaluatePlace(QWidget):
         """Every connection of the page, in one place."""
         self.refresh_button.clicked.connect(self.refresh)
         self.refit_button.clicked.connect(self.refit)
-        self.confusion.cell_clicked.connect(self.show_cell)
+        self.confusion.cell_clicked.connect(self._cell_clicked)
         self.gallery.image_clicked.connect(self._choose)
 
     # --- slots for the main window ------------------------------------------------------
@@ -278,7 +278,24 @@ class EvaluatePlace(QWidget):
         self.metrics.show_metrics(evaluation.per_class)
         self.embedding.show_evaluation(evaluation, self.images)
         self._place_drawing()
-        self._show_mistakes()
+        # The gallery follows the outlined cell into the new evaluation, so the two agree.
+        if self.confusion.selected is not None:
+            self.show_cell(*self.confusion.selected)
+        else:
+            self._show_mistakes()
+
+    def _cell_clicked(self, true_class, predicted):
+        """A click on a cell shows its images; on the outlined cell, all the mistakes."""
+        if self.confusion.selected == (true_class, predicted):
+            self.show_mistakes()
+        else:
+            self.show_cell(true_class, predicted)
+
+    def show_mistakes(self):
+        """Show every mistake in the gallery, with no cell outlined."""
+        self.confusion.clear_selection()
+        if self.evaluation is not None:
+            self._show_mistakes()
 
     def _show_mistakes(self):
         wrong = misclassified(self.labels, self.evaluation.probabilities)
@@ -301,11 +318,12 @@ class EvaluatePlace(QWidget):
         if not len(indices):
             every = f" (it got every {true_class} wrong)" if true_class == predicted else ""
             title = (f"No images: the network never predicted {predicted} for a true "
-                     f"{true_class}{every}")
+                     f"{true_class}{every} (click the cell again for all the mistakes)")
         else:
             kind = "right" if true_class == predicted else "wrong"
             title = (f"{len(indices)} image{'s' * (len(indices) != 1)} of a {true_class} the "
-                     f"network calls {predicted} ({kind}); click one to explain it")
+                     f"network calls {predicted} ({kind}); click one to explain it, or the "
+                     f"cell again for all the mistakes")
         self.gallery.show_images(title, indices, self.images,
                                  [f"{predicted} ({c:.0%})" for c in confidence])
 

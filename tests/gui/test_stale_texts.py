@@ -106,8 +106,8 @@ def test_an_empty_cell_says_it_has_no_images(window, qtbot):
     click_cell(qtbot, place, true_class, predicted)
     qtbot.waitUntil(lambda: not place.gallery.title.text().startswith("All "),
                     timeout=WAIT_MS)
-    assert place.gallery.title.text() == (f"No images: the network never predicted "
-                                          f"{predicted} for a true {true_class}")
+    assert place.gallery.title.text().startswith(f"No images: the network never predicted "
+                                                 f"{predicted} for a true {true_class} (")
     assert place.gallery.indices() == []
     # A cell with images still counts them and offers them.
     mistakes = (matrix > 0) & ~np.eye(10, dtype=bool)
@@ -118,3 +118,50 @@ def test_an_empty_cell_says_it_has_no_images(window, qtbot):
     assert place.gallery.title.text().startswith(
         f"{count} image{'s' * (count != 1)} of a {true_class} the network calls {predicted}")
     assert "click one to explain it" in place.gallery.title.text()
+
+
+def gallery_shows_cell(place, true_class, predicted):
+    """Whether the gallery holds exactly the images of one cell, and says so."""
+    ev = place.evaluation
+    expected = np.flatnonzero((place.labels == true_class) & (ev.predicted == predicted))
+    return (sorted(place.gallery.indices()) == expected.tolist()
+            and f"of a {true_class} the network calls {predicted}"
+            in place.gallery.title.text())
+
+
+def outlined_cell(place):
+    """The cell the confusion matrix outlines on screen, or None."""
+    selection = place.confusion.selection
+    if not selection.isVisible():
+        return None
+    rect = selection.rect()
+    return int(rect.y()), int(rect.x())
+
+
+def test_the_outlined_cell_and_the_gallery_agree_after_a_new_evaluation(window, qtbot):
+    place = open_evaluate_place(window, qtbot)
+    assert outlined_cell(place) is None and place.gallery.title.text().startswith("All ")
+    mistakes = (place.evaluation.matrix > 0) & ~np.eye(10, dtype=bool)
+    cell = tuple(int(v) for v in np.argwhere(mistakes)[0])
+    click_cell(qtbot, place, *cell)
+    qtbot.waitUntil(lambda: gallery_shows_cell(place, *cell), timeout=WAIT_MS)
+    assert outlined_cell(place) == cell
+    # A new evaluation (an epoch ended, the model changed, Refresh) keeps the cell and
+    # shows its images as the new evaluation has them.
+    before = place.evaluation
+    place.refresh_button.click()
+    qtbot.waitUntil(lambda: place.evaluation is not before, timeout=WAIT_MS)
+    assert outlined_cell(place) == cell
+    assert gallery_shows_cell(place, *cell)
+    # Clicking the outlined cell again goes back to all the mistakes, outlining none.
+    click_cell(qtbot, place, *cell)
+    qtbot.waitUntil(lambda: place.gallery.title.text().startswith("All "), timeout=WAIT_MS)
+    assert outlined_cell(place) is None
+    wrong = int((place.evaluation.predicted != place.labels).sum())
+    assert place.gallery.title.text().startswith(f"All {wrong} mistakes")
+    assert len(place.gallery.indices()) == wrong
+    # ...and it stays so through the next evaluation.
+    before = place.evaluation
+    place.refresh_button.click()
+    qtbot.waitUntil(lambda: place.evaluation is not before, timeout=WAIT_MS)
+    assert outlined_cell(place) is None and place.gallery.title.text().startswith("All ")
