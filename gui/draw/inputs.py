@@ -58,3 +58,20 @@ def validation_example(index):
     """Validation image ``index`` of the bundled sample: ``(digit (28, 28), label)``."""
     validation = load_sample()[1]
     return validation.images[index].astype(np.float32) / 255.0, int(validation.labels[index])
+
+
+def validation_index_of(digit, label=None):
+    """The index of the bundled validation image that ``digit`` is, pixel for pixel
+    (and labelled ``label``, if given), or None when it is none of them.
+
+    ``digit`` is ``(28, 28)`` in [0, 1], as :func:`validation_example` and Evaluate give it.
+    """
+    validation = load_sample()[1]
+    pixels = np.rint(np.asarray(digit, np.float64) * 255.0)
+    if pixels.shape != validation.images.shape[1:]:
+        return None
+    same = (validation.images == pixels).all(axis=(1, 2))
+    if label is not None:
+        same &= validation.labels == label
+    matches = np.flatnonzero(same)
+    return int(matches[0]) if len(matches) else None

@@ -20,7 +20,8 @@ from .cams import CamStrip
 from .canvas import BRUSH_RANGE, DrawingCanvas
 from .controller import DrawController
 from .features import FeaturePanel
-from .inputs import can_read, digit_from_file, digit_from_mime, validation_example
+from .inputs import (can_read, digit_from_file, digit_from_mime, validation_example,
+                     validation_index_of)
 from .learning import LearningStrip
 from .method_panel import MethodPanel
 from .personal_set import PersonalSet
@@ -30,6 +31,11 @@ from .teach import DrawingsDialog, TeachPanel
 log = logging.getLogger(__name__)
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"
+#: The validation index box's value while it names no validation image.
+NO_INDEX = -1
+INDEX_TIP = "Which of the 1,000 bundled validation images (#0 to #999) to show"
+NO_INDEX_TIP = ("The image from Evaluate is not one of the bundled validation images; "
+                "choose an index to show one of those")
 LEFT_WIDTH = 440
 
 
@@ -133,10 +139,13 @@ class DrawExplainPlace(QWidget):
         self.open_button.setToolTip("Open an image file (you can also drop one here, or "
                                     "paste with Ctrl+V)")
         self.paste_button = QPushButton("Paste")
-        self.validation_index = QSpinBox(minimum=0, maximum=999, prefix="#")
+        # "#–" (and no button) while the image from Evaluate is not a validation image.
+        self.validation_index = QSpinBox(minimum=NO_INDEX, maximum=999, prefix="#",
+                                         value=0, specialValueText="#–", toolTip=INDEX_TIP)
         self.validation_button = QPushButton("Validation image")
         self.validation_button.setToolTip("Show one of the 1,000 bundled validation images, "
                                           "with Grad-CAM for its true and predicted class")
+        self.validation_index.valueChanged.connect(self._index_changed)
         for widget in (self.open_button, self.paste_button, self.validation_index,
                        self.validation_button):
             row.addWidget(widget)
@@ -228,7 +237,13 @@ class DrawExplainPlace(QWidget):
 
     @Slot(object, int)
     def show_example(self, digit, label):
-        """Show a labelled image (from Evaluate): Grad-CAM for its true and predicted class."""
+        """Show a labelled image (from Evaluate): Grad-CAM for its true and predicted class.
+
+        The validation index box follows: the image's index when it is a bundled
+        validation image (so "Validation image" shows it again), else "#–".
+        """
+        index = validation_index_of(digit, label)
+        self.validation_index.setValue(NO_INDEX if index is None else index)
         self.canvas.set_picture(digit, label)
 
     @Slot(bool)
@@ -259,6 +274,11 @@ class DrawExplainPlace(QWidget):
     def show_validation_image(self, index):
         """Show bundled validation image ``index`` with its true label."""
         self.canvas.set_picture(*validation_example(index))
+
+    def _index_changed(self, index):
+        named = index != NO_INDEX
+        self.validation_button.setEnabled(named)
+        self.validation_index.setToolTip(INDEX_TIP if named else NO_INDEX_TIP)
 
     def _load(self, read):
         try:

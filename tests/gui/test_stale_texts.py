@@ -6,9 +6,12 @@ and activations; Evaluate's confusion-matrix selection and gallery.
 import numpy as np
 from PySide6.QtCore import QPointF, Qt
 
+from cnn_core import paths
+from cnn_core.data import MNIST_TEST_FILES, MNIST_TRAIN_FILES, load_sample, write_idx
+
 from .conftest import WAIT_MS
 from .test_draw import draw_seven, open_draw_place, wait_analysed
-from .test_evaluate import click_cell, open_evaluate_place
+from .test_evaluate import choose_dataset, click_cell, open_evaluate_place
 
 
 # --- the strip of maps -----------------------------------------------------------------
@@ -165,3 +168,75 @@ def test_the_outlined_cell_and_the_gallery_agree_after_a_new_evaluation(window, 
     place.refresh_button.click()
     qtbot.waitUntil(lambda: place.evaluation is not before, timeout=WAIT_MS)
     assert outlined_cell(place) is None and place.gallery.title.text().startswith("All ")
+
+
+# --- the validation index box ----------------------------------------------------------
+
+def click_gallery_image(qtbot, place, row):
+    """Click the gallery's ``row``-th thumbnail with the mouse; returns its image index."""
+    gallery = place.gallery.list
+    item = gallery.item(row)
+    gallery.scrollToItem(item)
+    qtbot.mouseClick(gallery.viewport(), Qt.MouseButton.LeftButton,
+                     pos=gallery.visualItemRect(item).center())
+    return item.data(Qt.ItemDataRole.UserRole)
+
+
+def test_an_image_from_evaluate_sets_the_validation_index_to_its_own(window, qtbot):
+    draw = open_draw_place(window, qtbot)
+    draw.validation_index.setValue(999)
+    draw.validation_button.click()
+    wait_analysed(qtbot, draw, lambda a: draw.controller.label is not None)
+    place = open_evaluate_place(window, qtbot)
+    qtbot.waitUntil(lambda: place.gallery.list.count() > 1, timeout=WAIT_MS)
+    index = click_gallery_image(qtbot, place, 1)
+    assert window.tabs.currentWidget() is draw
+    assert index != 999
+    assert draw.validation_index.text() == f"#{index}"
+    expected = place.images[index] / 255.0
+    wait_analysed(qtbot, draw, lambda a: np.allclose(draw.controller.digit, expected))
+    # "Validation image" shows that image again, after a drawing replaced it.
+    draw.clear_button.click()
+    draw_seven(draw.canvas)
+    wait_analysed(qtbot, draw, lambda a: draw.controller.label is None)
+    assert draw.validation_button.isEnabled()
+    draw.validation_button.click()
+    wait_analysed(qtbot, draw, lambda a: draw.controller.label == int(place.labels[index]))
+    np.testing.assert_allclose(draw.controller.digit, expected)
+
+
+def put_mnist_of_other_images_in_the_cache(test_count):
+    """A stand-in for full MNIST whose test images are none of the validation images
+    (the sample's training images)."""
+    train = load_sample()[0]
+    cache = paths.mnist_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    for (images_name, labels_name), start in ((MNIST_TRAIN_FILES, 0),
+                                              (MNIST_TEST_FILES, 1000)):
+        write_idx(cache / images_name, train.images[start:start + test_count])
+        write_idx(cache / labels_name, train.labels[start:start + test_count])
+
+
+def test_an_image_from_evaluate_that_is_no_validation_image_names_no_index(window, qtbot):
+    draw = open_draw_place(window, qtbot)
+    draw.validation_index.setValue(999)
+    put_mnist_of_other_images_in_the_cache(test_count=240)
+    place = open_evaluate_place(window, qtbot)
+    choose_dataset(window, "mnist")
+    qtbot.waitUntil(lambda: len(place.evaluation.labels) == 240, timeout=WAIT_MS)
+    # Images it was trained on: few mistakes, if any, so the images of a cell.
+    click_cell(qtbot, place, 1, 1)
+    qtbot.waitUntil(lambda: place.gallery.list.count() > 0, timeout=WAIT_MS)
+    index = click_gallery_image(qtbot, place, 0)
+    assert window.tabs.currentWidget() is draw
+    wait_analysed(qtbot, draw, lambda a: np.allclose(draw.controller.digit,
+                                                     place.images[index] / 255.0))
+    assert draw.validation_index.text() == "#–"        # not "#999", nor any index
+    assert not draw.validation_button.isEnabled()
+    assert "not one of the bundled validation images" in draw.validation_index.toolTip()
+    # Choosing an index brings the button back.
+    draw.validation_index.stepUp()
+    assert draw.validation_index.text() == "#0" and draw.validation_button.isEnabled()
+    draw.validation_button.click()
+    validation = load_sample()[1]
+    wait_analysed(qtbot, draw, lambda a: draw.controller.label == int(validation.labels[0]))
