@@ -43,9 +43,11 @@ class BatchChunk:
     epoch, batch, batches_per_epoch, total_epochs : int
         Where the run stands after the last batch (``epoch`` counts from 1).
     samples_per_second : float
-        Wall-clock throughput, pauses excluded (NaN until measured).
+        Images per second of training time, over the last seconds of it: neither a
+        pause nor the validation at an epoch's end counts (NaN until measured).
     seconds_left : float
-        Estimated time to the end of the run (NaN until measured).
+        Estimated training time to the end of the run, validations included (NaN
+        until measured); it does not count down while the run is paused.
     """
 
     position: np.ndarray

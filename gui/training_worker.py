@@ -12,6 +12,7 @@ import logging
 import os
 import time
 import traceback
+from collections import deque
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 SCALAR_INTERVAL = 0.1   # seconds between batch chunks (<= 10 per second)
 KERNEL_INTERVAL = 0.5   # seconds between kernel pictures
 MODEL_INTERVAL = 1.0    # seconds between network copies for the explaining panels
+SPEED_WINDOW = 2.0      # seconds of training time the speed is averaged over
 
 
 def training_threads():
@@ -68,7 +70,12 @@ class TrainingWorker(QObject):
     def _reset_clocks(self):
         self._last_emit = {"scalars": 0.0, "kernels": 0.0, "model": 0.0}
         self._last_batch_end = None
-        self._seconds_per_batch = None
+        # (seconds, images) of the latest batches, as the trainer timed them: training
+        # time only, so neither a pause nor the validation at an epoch's end slows the
+        # speed down.  A run's first batch warms the threads up and counts only alone.
+        self._recent = deque()
+        self._warm_up = None
+        self._epoch_end_seconds = 0.0   # the validation and snapshot after an epoch
 
     # --- slots (queued from the GUI thread while idle) ---------------------------------
 
@@ -148,10 +155,7 @@ class TrainingWorker(QObject):
 
     def _on_batch(self, record):
         now = time.perf_counter()
-        if self._last_batch_end is not None:
-            gap = now - self._last_batch_end
-            average = self._seconds_per_batch
-            self._seconds_per_batch = gap if average is None else 0.9 * average + 0.1 * gap
+        self._time_batch(record)
         self._last_batch_end = now
         self._pending.append(record)
         if now - self._last_emit["scalars"] >= SCALAR_INTERVAL:
@@ -161,7 +165,27 @@ class TrainingWorker(QObject):
         if now - self._last_emit["model"] >= MODEL_INTERVAL:
             self._send_model()
 
+    def _time_batch(self, record):
+        trainer = self._trainer
+        size = trainer.config.batch_size
+        images = min(size, len(trainer.train_labels) - (record.batch - 1) * size)
+        if self._warm_up is None:
+            self._warm_up = (record.seconds, images)
+            return
+        recent = self._recent
+        recent.append((record.seconds, images))
+        while len(recent) > 1 and sum(s for s, _ in recent) - recent[0][0] >= SPEED_WINDOW:
+            recent.popleft()
+
+    def _speed(self):
+        """Images per second of training time (NaN before the first batch)."""
+        timed = self._recent or ([self._warm_up] if self._warm_up else [])
+        seconds = sum(s for s, _ in timed)
+        return sum(n for _, n in timed) / seconds if seconds > 0 else float("nan")
+
     def _on_epoch(self, record):
+        if self._last_batch_end is not None:
+            self._epoch_end_seconds = time.perf_counter() - self._last_batch_end
         self._flush_batches()  # the epoch's batches reach the plots before its summary
         trainer = self._trainer
         state = frozen_state(trainer.snapshots[record.epoch])
@@ -171,7 +195,7 @@ class TrainingWorker(QObject):
         self._flush_batches()
         self._send_kernels()
         self._send_model()
-        self._last_batch_end = None  # a pause is not compute time
+        self._last_batch_end = None  # a pause is not the validation's time
         self.waiting.emit()
 
     # --- reports ----------------------------------------------------------------------
@@ -182,12 +206,15 @@ class TrainingWorker(QObject):
             return
         records, self._pending = self._pending, []
         last = records[-1]
-        total_epochs = self._trainer.config.epochs
-        rate = seconds_left = float("nan")
-        if self._seconds_per_batch:
-            rate = self._trainer.config.batch_size / self._seconds_per_batch
-            remaining = max(total_epochs * last.batches_per_epoch - last.step, 0)
-            seconds_left = remaining * self._seconds_per_batch
+        trainer = self._trainer
+        total_epochs = trainer.config.epochs
+        rate = self._speed()
+        seconds_left = float("nan")
+        if rate > 0:
+            images_left = (max(total_epochs * last.batches_per_epoch - last.step, 0)
+                           * trainer.config.batch_size)
+            epoch_ends_left = max(total_epochs - trainer.epoch, 0)
+            seconds_left = images_left / rate + epoch_ends_left * self._epoch_end_seconds
         self.batches_trained.emit(BatchChunk(
             position=frozen_array([r.epoch - 1 + r.batch / r.batches_per_epoch for r in records]),
             step=frozen_array([r.step for r in records], int),

@@ -2,6 +2,7 @@
 import time
 
 import numpy as np
+import pytest
 
 from cnn_core.network import Network
 from cnn_core.trainer import TrainConfig
@@ -43,3 +44,48 @@ def test_a_diverging_run_shows_the_banner(window, qtbot):
     banner = window.train_page.banner
     assert banner.isVisible()
     assert "learning rate" in banner.label.text().lower()
+
+
+def timed_worker():
+    """A worker run in this thread that also keeps the trainer's own time of each batch."""
+    worker = TrainingWorker(Network(seed=0))
+    seconds, chunks = [], []
+    on_batch = worker._on_batch
+
+    def timed(record):
+        seconds.append(record.seconds)
+        on_batch(record)
+    worker._on_batch = timed
+    worker.batches_trained.connect(chunks.append)
+    return worker, seconds, chunks
+
+
+def test_speed_counts_training_time_only_not_validation_or_pauses(qtbot, monkeypatch):
+    import threading
+    monkeypatch.setattr("gui.training_worker.SPEED_WINDOW", 1e9)   # every batch counts
+    # Two batches an epoch: the validation after each epoch takes longer than both.
+    config = TrainConfig(epochs=3, batch_size=32, train_size=64, augment=False)
+    worker, seconds, chunks = timed_worker()
+    worker.run(config, TrainingControl())
+    expected = 32 * (len(seconds) - 1) / sum(seconds[1:])   # the first batch warms up
+    assert chunks[-1].samples_per_second == pytest.approx(expected, rel=0.05)
+
+    # Batch by batch with a pause before each: the pauses do not count either.
+    worker, seconds, chunks = timed_worker()
+    control = TrainingControl(paused=True)
+    asleep = threading.Event()
+    worker.waiting.connect(asleep.set)
+
+    def press():
+        for _ in range(2 * 2):
+            asleep.wait(30)
+            asleep.clear()
+            time.sleep(0.2)
+            control.step_batch()
+    presser = threading.Thread(target=press)
+    presser.start()
+    worker.run(TrainConfig(epochs=2, batch_size=32, train_size=64, augment=False), control)
+    presser.join()
+    expected = 32 * (len(seconds) - 1) / sum(seconds[1:])
+    assert np.isfinite(chunks[-1].samples_per_second)
+    assert chunks[-1].samples_per_second == pytest.approx(expected, rel=0.05)
