@@ -1,8 +1,10 @@
 """What one conv channel looks for: the input that excites it most, and the nine
 validation patches that excite it most.  Computed off the GUI thread."""
+import math
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from ..style import level_bar, muted, nice_top, set_bar_levels
@@ -38,6 +40,9 @@ class FeaturePanel(QWidget):
         self.channel = QSpinBox(objectName="feature_channel", minimum=0)
         self.status = muted(QLabel(wordWrap=True))   # long lines must not widen the page
         self._syncing = False
+        # Once the layout has settled (the boxes are resized one by one).
+        self._fit_timer = QTimer(self, singleShot=True, interval=0)
+        self._fit_timer.timeout.connect(self._fit_height)
         self._set_range()
         self.layer.currentIndexChanged.connect(self._layer_changed)
         self.channel.valueChanged.connect(self._chosen)
@@ -52,6 +57,9 @@ class FeaturePanel(QWidget):
         self.patches_bar = level_bar(view, 1, 3, colour_map)
         for item in (self.image, self.patches):
             item.setColorMap(colour_map)
+            item.getViewBox().sigResized.connect(self._fit_timer.start)
+        view.ci.layout.setRowStretchFactor(1, 10)     # the pictures take the height
+        self.view = view
         row = QHBoxLayout()
         for widget in (QLabel("Layer"), self.layer, QLabel("Channel"), self.channel):
             row.addWidget(widget)
@@ -61,6 +69,28 @@ class FeaturePanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(view, 1)
         layout.addWidget(self.status)
+        layout.addStretch(0)            # what the square pictures leave goes below
+
+    def _fit_height(self):
+        """Keep the pictures' boxes square: as tall as the width gives them, no taller.
+
+        The pictures are square (an input, a mosaic of 3×3 patches), and their boxes keep
+        the aspect; a taller box only shows an empty band above and below.  So the view
+        may be as tall as its titles and the narrower box's width (less when the place
+        is short), and the rest of the height goes below the status line.
+        """
+        boxes = [item.getViewBox() for item in (self.image, self.patches)]
+        side = min(box.width() for box in boxes)
+        if side <= 0:
+            return
+        # Above the boxes: the titles; below: the layout's margin and the view's frame.
+        # Both keep their size however tall the view is (or is squeezed to).
+        below = self.view.ci.layout.getContentsMargins()[3] + \
+            self.view.ci.getContentsMargins()[3] + \
+            self.view.height() - self.view.viewport().height()
+        limit = math.ceil(max(box.y() for box in boxes) + side + below)
+        if self.view.maximumHeight() != limit:
+            self.view.setMaximumHeight(limit)
 
     @property
     def choice(self):

@@ -6,14 +6,16 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QWidget
 
-from ..style import (LAYER_COLOURS, decade_range, legend_html, set_decade_ticks, set_tone,
-                     style_plot)
+from ..style import (CURSOR_COLOUR, LAYER_COLOURS, decade_range, legend_html, set_decade_ticks,
+                     set_tone, style_plot)
 
 GRAD_TIP = ("Size of each layer's gradient at every batch (log scale). Curves that shoot up "
             "warn of an exploding run; curves that sink towards zero mean a layer has stopped "
             "learning.")
 DEAD_TIP = ("Share of each ReLU's units that output zero for every image of the last batch. "
-            "Such units pass no gradient, so a high bar means part of the layer has died.")
+            "Such units pass no gradient, so a high bar means part of the layer has died. "
+            "When the timeline shows an earlier epoch, the bars are that epoch's last batch.")
+DEAD_TITLE = "Dead ReLUs (last batch)"
 DIVERGED_EXPLANATION = (
     "<b>Training diverged.</b> The steps were so large that the loss shot up to infinity "
     "instead of going down, so the weights became useless. The app put back the weights "
@@ -23,6 +25,10 @@ DIVERGED_EXPLANATION = (
 
 class HealthView(QWidget):
     """Gradient norm per layer over the run, and the dead fraction of each ReLU now.
+
+    The dead fractions of each epoch's last batch are kept, so an earlier epoch on
+    the timeline (or the epoch the run went back to) shows its own bars, not the
+    live run's.
 
     Parameters
     ----------
@@ -52,7 +58,7 @@ class HealthView(QWidget):
                                      for i, name in enumerate(param_names)]),
                         alignment=Qt.AlignmentFlag.AlignCenter, toolTip=GRAD_TIP)
         dead = pg.PlotWidget(toolTip=DEAD_TIP)
-        self.dead_plot = style_plot(dead.getPlotItem(), "Dead ReLUs (last batch)", y_label="share")
+        self.dead_plot = style_plot(dead.getPlotItem(), DEAD_TITLE, y_label="share")
         self.dead_plot.setYRange(0, 1, padding=0)
         self.dead_plot.getViewBox().setMouseEnabled(x=False, y=False)
         self.dead_plot.getAxis("bottom").setTicks([list(enumerate(relu_names))])
@@ -60,6 +66,13 @@ class HealthView(QWidget):
         self.dead_bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush="#888888", pen=None)
         self.dead_plot.addItem(self.dead_bars)
         self._relu_names = list(relu_names)
+        self._dead_by_epoch = {}    # epoch -> dead fractions of its last batch
+        self._live_dead = None      # (fractions or None, the epoch they belong to or None)
+        self._viewed = None         # the timeline's epoch when it is not the live end
+        self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen(CURSOR_COLOUR, width=2))
+        self.cursor.setZValue(10)
+        self.cursor.setVisible(False)
+        self.grad_plot.addItem(self.cursor, ignoreBounds=True)
         layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -79,7 +92,11 @@ class HealthView(QWidget):
         self._norms = {name: np.zeros(0) for name in self._norms}
         for curve in self.grad_curves.values():
             curve.setData([], [])
-        self.dead_bars.setOpts(x=[], height=[])
+        self._dead_by_epoch = {}
+        self._live_dead = None
+        self._viewed = None
+        self.cursor.setVisible(False)
+        self._show_dead()
         self._range = None
         self._fit(1)
 
@@ -95,8 +112,43 @@ class HealthView(QWidget):
             curve.setData(self._x, self._norms[name], connect="finite")
         self._fit(chunk.total_epochs)
         if chunk.dead_relu:
+            if chunk.batch == chunk.batches_per_epoch:
+                self._dead_by_epoch[chunk.epoch] = dict(chunk.dead_relu)
+            self._live_dead = (dict(chunk.dead_relu), None)
+            self._show_dead()
+
+    @Slot(int, int)
+    def show_viewed(self, viewed, latest):
+        """Follow the timeline: an earlier epoch shows its own dead ReLUs and a cursor."""
+        self._viewed = viewed if viewed < latest else None
+        self.cursor.setPos(viewed)
+        self.cursor.setVisible(self._viewed is not None)
+        self._show_dead()
+
+    def _show_dead(self):
+        if self._viewed is None:
+            dead, epoch = self._live_dead or (None, None)
+        else:
+            dead, epoch = self._dead_by_epoch.get(self._viewed), self._viewed
+        if epoch is None:
+            title = DEAD_TITLE
+        elif dead is None:
+            title = f"Dead ReLUs: not measured for epoch {epoch}"
+        else:
+            title = f"Dead ReLUs (last batch of epoch {epoch})"
+        self.dead_plot.setTitle(title, size="10pt")
+        if dead:
             self.dead_bars.setOpts(x=np.arange(len(self._relu_names)),
-                                   height=[chunk.dead_relu[n] for n in self._relu_names])
+                                   height=[dead[n] for n in self._relu_names])
+        else:
+            self.dead_bars.setOpts(x=[], height=[])
+
+    @property
+    def dead_shown(self):
+        """The dead fractions the bars show, by ReLU layer (empty when there are none)."""
+        heights = self.dead_bars.opts.get("height")
+        return ({} if heights is None or len(heights) == 0 else
+                dict(zip(self._relu_names, (float(h) for h in heights))))
 
     def _fit(self, total_epochs):
         norms = np.concatenate(list(self._norms.values())) if self._norms else np.zeros(0)
@@ -117,6 +169,9 @@ class HealthView(QWidget):
         for name, curve in self.grad_curves.items():
             self._norms[name] = self._norms[name][keep]
             curve.setData(self._x, self._norms[name], connect="finite")
+        self._dead_by_epoch = {e: d for e, d in self._dead_by_epoch.items() if e <= epoch}
+        self._live_dead = (self._dead_by_epoch.get(epoch), epoch)
+        self._show_dead()
 
 
 class DivergenceBanner(QFrame):

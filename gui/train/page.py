@@ -1,4 +1,8 @@
-"""The Train place: the widgets laid out, nothing wired (the main window wires them)."""
+"""The Train place: the widgets laid out.
+
+The main window wires them to the controller; the page only passes what its own
+widgets tell one another (the timeline's position, a cut history).
+"""
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QScrollArea, QSplitter, QStyle,
                                QVBoxLayout, QWidget)
@@ -40,6 +44,11 @@ class TrainPage(QWidget):
         layout = QHBoxLayout(self)
         layout.addWidget(self._sidebar())
         layout.addLayout(self._plots(), 1)
+        # What is on show decides what Progress and the health panel say.
+        self.timeline.position_shown.connect(self.progress.show_viewed)
+        self.timeline.position_shown.connect(self.health.show_viewed)
+        # A new session or a way back makes "all epochs are done" and the like stale.
+        self.progress.history_cut.connect(lambda: self.settings.show_error(""))
 
     def _sidebar(self):
         column = QWidget()

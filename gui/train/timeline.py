@@ -6,8 +6,6 @@ TIMELINE_TIP = ("Look at the model as it was at the end of any epoch: kernels, c
                 "the other places follow. The right end follows the live model.")
 REWIND_TIP = ("Make the chosen epoch the current model: later epochs are forgotten and "
               "Start trains on from here.")
-
-
 class Timeline(QWidget):
     """Slider from epoch 0 to the latest epoch; the right end is live.
 
@@ -15,10 +13,13 @@ class Timeline(QWidget):
     -------
     epoch_selected(int) : the person moved the slider.
     rewind_requested() : "Continue from here" was pressed.
+    position_shown(int, int) : ``(viewed, latest)`` now on show, for the panels of the
+        Train place that follow the timeline.
     """
 
     epoch_selected = Signal(int)
     rewind_requested = Signal()
+    position_shown = Signal(int, int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -54,6 +55,7 @@ class Timeline(QWidget):
         self.label.setText(f"epoch {viewed} of {latest} ({where}){extra}")
         self._viewing_past = viewed < latest
         self._refresh()
+        self.position_shown.emit(viewed, latest)
 
     @Slot(object)
     def add_epoch(self, summary):

@@ -66,6 +66,43 @@ def test_undo_to_an_empty_sheet_leaves_the_strip_neutral(window, qtbot):
     assert_neutral_strip(place)
 
 
+# --- feature visualisation -------------------------------------------------------------
+
+def picture_fill(item):
+    """How much of its box an image covers on screen, across and down (1 = edge to edge),
+    and the shape of its screen pixels (1 = square)."""
+    box = item.getViewBox()
+    shown = item.mapRectToItem(box, item.boundingRect()).intersected(box.rect())
+    pixel_w, pixel_h = box.viewPixelSize()
+    return shown.width() / box.width(), shown.height() / box.height(), pixel_w / pixel_h
+
+
+def test_feature_pictures_keep_their_aspect_and_fill_their_boxes(window, qtbot):
+    place = open_draw_place(window, qtbot)
+    panel = place.features
+    place.tabs.setCurrentWidget(panel)
+    qtbot.waitExposed(panel)
+    panel.layer.setCurrentIndex(panel.layer.findData("conv1"))     # 3×3 patches
+    qtbot.waitUntil(lambda: "patches of 3×3 pixels" in panel.status.text(), timeout=WAIT_MS)
+    for size in ((1500, 950), (1100, 1000), (1700, 760)):
+        window.resize(*size)
+        items = (panel.image, panel.patches)
+        # True and staying so while the layout settles (it follows a resize in steps).
+        held = []
+        qtbot.waitUntil(lambda: held.append(all(min(picture_fill(item)[:2]) > 0.9
+                                                for item in items)) or held[-5:] == [True] * 5,
+                        timeout=5000)
+        for item in items:
+            across, down, pixel_shape = picture_fill(item)
+            assert abs(pixel_shape - 1) < 1e-6               # square pixels
+            assert across > 0.9 and down > 0.9, (size, across, down)
+        # The status line sits under the pictures, not at the foot of the tab.
+        view = panel.view
+        bottom = max(item.getViewBox().sceneBoundingRect().bottom() for item in items)
+        bottom = view.mapTo(panel, view.mapFromScene(QPointF(0, bottom))).y()
+        assert 0 <= panel.status.y() - bottom < 40
+
+
 # --- activations -----------------------------------------------------------------------
 
 def click_image(qtbot, item, x, y):

@@ -18,6 +18,107 @@ def step(window, qtbot, name, times=1):
         wait_paused(qtbot, window)
 
 
+# --- 2. Progress and health follow the epoch on show -----------------------------------
+
+def test_an_earlier_epoch_on_show_is_what_progress_and_dead_relus_show(window, qtbot):
+    ends = {}
+    window.controller.batches_trained.connect(
+        lambda c: c.batch == c.batches_per_epoch and ends.__setitem__(c.epoch, dict(c.dead_relu)))
+    press(window, "start")
+    wait_idle(qtbot, window)
+    page = window.train_page
+    health, progress, timeline = page.health, page.progress, page.timeline
+    assert set(ends) == {1, 2} and ends[1] != ends[2]
+    assert health.dead_shown == ends[2] and not progress.on_show.isVisible()
+
+    timeline.slider.setValue(1)
+    assert health.dead_shown == ends[1]
+    assert "epoch 1" in health.dead_plot.titleLabel.text and health.cursor.isVisible()
+    assert progress.on_show.isVisible()
+    assert "the end of epoch 1 (timeline), validation" in progress.on_show.text()
+    assert "follow the run" in progress.on_show.text()
+
+    timeline.slider.setValue(0)                     # nothing was measured before training
+    assert health.dead_shown == {}
+    assert "not measured for epoch 0" in health.dead_plot.titleLabel.text
+    assert "starting weights" in progress.on_show.text()
+
+    timeline.slider.setValue(2)                     # the live end again
+    assert health.dead_shown == ends[2] and not health.cursor.isVisible()
+    assert not progress.on_show.isVisible()
+    assert health.dead_plot.titleLabel.text == "Dead ReLUs (last batch)"
+
+    timeline.slider.setValue(1)
+    timeline.rewind_button.click()
+    qtbot.waitUntil(lambda: window.controller.latest_epoch == 1, timeout=WAIT_MS)
+    assert health.dead_shown == ends[1]
+    assert "epoch 1" in health.dead_plot.titleLabel.text
+    assert not progress.on_show.isVisible()
+    assert progress.run_text.text() == "epoch 1 of 2 done (50%)"
+
+
+# --- 3. Where a paused run is ----------------------------------------------------------
+
+def test_progress_says_where_the_run_is_paused(window, qtbot):
+    progress = window.train_page.progress
+    step(window, qtbot, "step_batch", 3)
+    qtbot.waitUntil(lambda: progress.batches_seen == 3, timeout=WAIT_MS)
+    assert progress.state.text() == f"Paused at epoch 1, batch 3 of {BATCHES_PER_EPOCH}"
+    step(window, qtbot, "step_epoch")
+    assert progress.state.text() == "Paused after epoch 1"
+    step(window, qtbot, "step_batch")
+    assert progress.state.text() == f"Paused at epoch 2, batch 1 of {BATCHES_PER_EPOCH}"
+    press(window, "stop")
+    wait_idle(qtbot, window)
+    assert progress.state.text() == "Ready"
+
+
+# --- 4. Reset clears stale messages ----------------------------------------------------
+
+def test_reset_clears_the_all_epochs_done_message(window, qtbot):
+    press(window, "start")
+    wait_idle(qtbot, window)
+    press(window, "start")
+    error = window.train_page.settings.error
+    assert error.isVisible() and "epochs are done" in error.text()
+    press(window, "reset")
+    assert not error.isVisible() and error.text() == ""
+
+
+def test_going_back_clears_the_all_epochs_done_message(window, qtbot):
+    press(window, "start")
+    wait_idle(qtbot, window)
+    press(window, "start")
+    error = window.train_page.settings.error
+    assert error.isVisible()
+    window.train_page.timeline.slider.setValue(1)
+    window.train_page.timeline.rewind_button.click()
+    qtbot.waitUntil(lambda: window.controller.latest_epoch == 1, timeout=WAIT_MS)
+    assert not error.isVisible()
+
+
+# --- 5. Speed while paused -------------------------------------------------------------
+
+def test_a_paused_run_shows_its_speed_without_a_countdown(window, qtbot):
+    speed = window.train_page.progress.speed
+    set_fields(window, epochs=50)
+    press(window, "start")
+    qtbot.waitUntil(lambda: "left" in speed.text(), timeout=WAIT_MS)
+    press(window, "pause")
+    wait_paused(qtbot, window)
+    text = speed.text()
+    assert text.endswith("images/s · paused") and "left" not in text
+    qtbot.wait(600)
+    assert speed.text() == text
+    step(window, qtbot, "step_batch")
+    assert speed.text().endswith("· paused")
+    press(window, "pause")                          # resume: the time left is back
+    qtbot.waitUntil(lambda: "left" in speed.text(), timeout=WAIT_MS)
+    press(window, "stop")
+    wait_idle(qtbot, window)
+    assert speed.text().endswith("images/s in the last run")
+
+
 # --- 6. The run's end message and the autosave note ------------------------------------
 
 def test_a_diverged_run_and_its_autosave_read_as_one_sentence(window, qtbot):
