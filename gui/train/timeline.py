@@ -6,6 +6,8 @@ TIMELINE_TIP = ("Look at the model as it was at the end of any epoch: kernels, c
                 "the other places follow. The right end follows the live model.")
 REWIND_TIP = ("Make the chosen epoch the current model: later epochs are forgotten and "
               "Start trains on from here.")
+
+
 class Timeline(QWidget):
     """Slider from epoch 0 to the latest epoch; the right end is live.
 
