@@ -72,6 +72,7 @@ class TrainingController(QObject):
         self.worker_waiting = False
         self.config = TrainConfig()
         self._extra_training = None
+        self._rewind_pending = None     # epoch a stopping run goes back to once it ends
         # One store for the controller's life; the draw place reads the same one.
         self.snapshots = SnapshotStore()
         self._thread = QThread()
@@ -197,9 +198,20 @@ class TrainingController(QObject):
         self.timeline_changed.emit(self._timeline_position(), self.latest_epoch)
 
     def rewind_to_viewed(self):
-        """Make the timeline's epoch the current model; later epochs are forgotten."""
-        if self.state == "idle" and self._viewed is not None:
-            self._rewind_requested.emit(self._viewed)
+        """Make the timeline's epoch the current model; later epochs are forgotten.
+
+        A paused run is stopped first: the request waits in the worker's queue until
+        the run has returned, and the state stays ``stopping`` until it is done.
+        """
+        if self._viewed is None or self._rewind_pending is not None:
+            return
+        if self.state == "paused":
+            self._rewind_pending = self._viewed
+            self.control.stop()
+            self._set_state("stopping")
+        elif self.state != "idle":
+            return
+        self._rewind_requested.emit(self._viewed)
 
     def announce(self):
         """Emit the whole current state once, for panels connected after start-up."""
@@ -311,9 +323,14 @@ class TrainingController(QObject):
         self._set_locked(epoch > 0)
         self.rewound.emit(epoch)
         self.timeline_changed.emit(epoch, epoch)
+        if self._rewind_pending is not None:
+            self._rewind_pending = None
+            self._set_state("idle")
 
     def _on_run_ended(self, ended):
         self.control = None
         self.worker_waiting = False
-        self._set_state("idle")
+        # A run stopped to go back to an earlier epoch is idle once it has gone back.
+        if self._rewind_pending is None:
+            self._set_state("idle")
         self.run_ended.emit(ended)

@@ -6,6 +6,14 @@ TIMELINE_TIP = ("Look at the model as it was at the end of any epoch: kernels, c
                 "the other places follow. The right end follows the live model.")
 REWIND_TIP = ("Make the chosen epoch the current model: later epochs are forgotten and "
               "Start trains on from here.")
+#: Why "Continue from here" cannot be pressed now, and what to do about it.
+REWIND_WHY_NOT = {
+    "live": "Move the timeline to an earlier epoch first: the right end is already the "
+            "current model.",
+    "running": "Pause or Stop the run first, then continue from the chosen epoch.",
+    "stopping": "Wait until the run has stopped.",
+}
+REWIND_WHILE_PAUSED = " The paused run is stopped first."
 
 
 class Timeline(QWidget):
@@ -72,9 +80,21 @@ class Timeline(QWidget):
 
     @Slot(str)
     def set_state(self, state):
-        """Going back to an epoch is possible only while no run is active."""
+        """Going back to an epoch is possible while no run is active or the run is paused
+        (the controller stops a paused run first)."""
         self._state = state
         self._refresh()
 
     def _refresh(self):
-        self.rewind_button.setEnabled(self._state == "idle" and self._viewing_past)
+        if not self._viewing_past:
+            why_not = REWIND_WHY_NOT["live"]
+        else:
+            why_not = REWIND_WHY_NOT.get(self._state)
+        self.rewind_button.setEnabled(why_not is None)
+        if why_not is not None:
+            tip = f"{why_not}\n\n{REWIND_TIP}"
+        elif self._state == "paused":
+            tip = REWIND_TIP + REWIND_WHILE_PAUSED
+        else:
+            tip = REWIND_TIP
+        self.rewind_button.setToolTip(tip)

@@ -18,6 +18,53 @@ def step(window, qtbot, name, times=1):
         wait_paused(qtbot, window)
 
 
+# --- 1. Continue from here -------------------------------------------------------------
+
+def test_continue_from_here_works_while_paused(window, qtbot):
+    set_fields(window, epochs=4)
+    step(window, qtbot, "step_epoch", 2)
+    step(window, qtbot, "step_batch", 3)            # paused in the middle of epoch 3
+    assert window.controller.state == "paused" and trainer_of(window).batch == 3
+    timeline, progress = window.train_page.timeline, window.train_page.progress
+    timeline.slider.setValue(1)
+    button = timeline.rewind_button
+    assert button.isEnabled()
+    assert "paused run is stopped first" in button.toolTip()
+    button.click()
+    qtbot.waitUntil(lambda: window.controller.state == "idle"
+                    and window.controller.latest_epoch == 1, timeout=WAIT_MS)
+    trainer = trainer_of(window)
+    assert (trainer.epoch, trainer.batch) == (1, 0)
+    np.testing.assert_array_equal(conv1_weight(trainer.network),
+                                  np.array(window.controller.snapshots[1]["conv1.weight"]))
+    assert batch_points(window) == BATCHES_PER_EPOCH and epoch_points(window) == 1
+    assert timeline.label.text().startswith("epoch 1 of 1 (live)")
+    # Progress tells the rewound state, not the stopped run's.
+    assert progress.epoch_text.text() == "back at the end of epoch 1"
+    assert progress.run_text.text() == "epoch 1 of 4 done (25%)"
+    assert progress.run_bar.value() == BATCHES_PER_EPOCH
+    assert progress.state.text() == "Ready" and "left" not in progress.speed.text()
+    press(window, "start")                          # trains on from epoch 1
+    wait_idle(qtbot, window)
+    assert epoch_points(window) == 4 and batch_points(window) == 4 * BATCHES_PER_EPOCH
+
+
+def test_continue_from_here_says_why_it_cannot_be_pressed(window, qtbot):
+    button = window.train_page.timeline.rewind_button
+    assert not button.isEnabled() and "earlier epoch" in button.toolTip()
+    set_fields(window, epochs=50)
+    press(window, "start")
+    qtbot.waitUntil(lambda: window.controller.latest_epoch >= 1, timeout=WAIT_MS)
+    window.train_page.timeline.slider.setValue(0)
+    if window.controller.state == "running":
+        assert not button.isEnabled()
+        assert button.toolTip().startswith("Pause or Stop the run first")
+    press(window, "stop")
+    assert not button.isEnabled() and button.toolTip().startswith("Wait until")
+    wait_idle(qtbot, window)
+    assert button.isEnabled()
+
+
 # --- 2. Progress and health follow the epoch on show -----------------------------------
 
 def test_an_earlier_epoch_on_show_is_what_progress_and_dead_relus_show(window, qtbot):
