@@ -128,15 +128,16 @@ def level_bar(layout, row, col, colour_map, **span):
     return bar
 
 
-def nice_top(value, floor=1e-6):
+def nice_top(value):
     """The smallest of 1, 2, 5, 10, 20, ... times a power of ten that is at least ``value``.
 
     Images whose levels are rounded up this way keep their colour bar's scale
     (and its ticks and labels) while a drawing changes, instead of relaying
-    out the bar on every pen move.
+    out the bar on every pen move.  Nothing lit (zero, an empty canvas) gets 1,
+    not a scale of millionths.
     """
-    value = max(float(value), floor)
-    if not math.isfinite(value):
+    value = float(value)
+    if not (math.isfinite(value) and value > 0):
         return 1.0
     power = 10.0 ** math.floor(math.log10(value))
     return next(step * power for step in (1, 2, 5, 10) if step * power >= value * (1 - 1e-9))

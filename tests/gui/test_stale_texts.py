@@ -50,6 +50,9 @@ def test_clear_leaves_the_strip_with_layer_names_and_a_neutral_heading(window, q
     qtbot.waitUntil(lambda: place.controller.analysis is None, timeout=WAIT_MS)
     assert_neutral_strip(place)
     assert strip_texts(place) == neutral        # as before anything was drawn
+    # The dark activation mosaics keep a plain 0-1 scale, not one of millionths.
+    bars = place.activations.colour_bars
+    assert {tuple(bar.levels()) for bar in bars.values()} == {(0.0, 1.0)}
 
 
 def test_undo_to_an_empty_sheet_leaves_the_strip_neutral(window, qtbot):

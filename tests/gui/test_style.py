@@ -8,7 +8,7 @@ from gui.style import decade_range, nice_top, set_bar_levels
 
 
 @pytest.mark.parametrize("value, top", [(0.3, 0.5), (1.0, 1.0), (1.01, 2.0), (2.5, 5.0), (7, 10.0),
-                                        (10.0, 10.0), (123, 200.0), (0.0, 1e-6), (-3, 1e-6),
+                                        (10.0, 10.0), (123, 200.0), (2e-7, 2e-7), (0.0, 1.0), (-3, 1.0),
                                         (math.nan, 1.0), (math.inf, 1.0)])
 def test_nice_top_rounds_up_to_one_two_five(value, top):
     assert nice_top(value) == pytest.approx(top)
