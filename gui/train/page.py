@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QScrollArea, QSplitter, QStyle,
                                QVBoxLayout, QWidget)
 
+from ..style import muted
 from .curves import TrainingCurves
 from .dataset_chooser import DatasetChooser
 from .health import DivergenceBanner, HealthView
@@ -17,6 +18,10 @@ from .settings import TrainSettingsForm
 from .timeline import Timeline
 
 SIDEBAR_WIDTH = 330
+#: Under "Weights from:" while an already-trained model is on show and nothing has
+#: trained it yet: Start fine-tunes it, so it would not seem to learn anything.
+TRAINED_MODEL_HINT = ("Start trains this model further; Reset gives new random weights, "
+                      "to watch it learn from scratch.")
 
 
 class TrainPage(QWidget):
@@ -35,6 +40,7 @@ class TrainPage(QWidget):
         self.buttons = RunButtons()
         self.progress = RunProgress()
         self.model_label = QLabel(wordWrap=True)
+        self.model_hint = muted(QLabel(TRAINED_MODEL_HINT, wordWrap=True, visible=False))
         self.banner = DivergenceBanner()
         self.curves = TrainingCurves()
         self.kernels = KernelGrids(layer_names["conv"], layer_names["params"])
@@ -55,7 +61,7 @@ class TrainPage(QWidget):
         box = QVBoxLayout(column)
         box.setContentsMargins(0, 0, 6, 0)
         for widget in (self.dataset, self.settings, self.buttons, self.progress,
-                       self.model_label):
+                       self.model_label, self.model_hint):
             box.addWidget(widget)
         box.addStretch(1)
         # Scrolls rather than squeezes the fields on a small screen; the scroll bar
@@ -85,3 +91,7 @@ class TrainPage(QWidget):
         if on_show != origin:
             text += f"<br><b>On show:</b> {on_show}"
         self.model_label.setText(text)
+        # Untouched weights are described as they came (a new session); any batch,
+        # rewind or timeline epoch describes them otherwise.
+        trained = not origin.startswith("random weights")
+        self.model_hint.setVisible(trained and on_show == origin)

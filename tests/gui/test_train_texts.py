@@ -185,3 +185,26 @@ def test_a_diverged_run_and_its_autosave_read_as_one_sentence(window, qtbot):
     assert not any(".;" in m for m in messages), messages
     banner = window.train_page.banner.label.text()
     assert banner.endswith("were put back.</small>")
+
+
+# --- The hint under "Weights from:" ----------------------------------------------------
+
+def test_a_trained_model_on_show_says_what_start_and_reset_do(window, qtbot):
+    page = window.train_page
+    assert "shipped" in page.model_label.text()
+    assert page.model_hint.isVisible()
+    assert "Start trains this model further" in page.model_hint.text()
+    assert "Reset gives new random weights" in page.model_hint.text()
+    step(window, qtbot, "step_batch")               # a run has begun
+    assert not page.model_hint.isVisible()
+    press(window, "stop")
+    wait_idle(qtbot, window)
+    assert not page.model_hint.isVisible()
+
+
+def test_reset_hides_the_trained_model_hint(window, qtbot):
+    page = window.train_page
+    assert page.model_hint.isVisible()
+    press(window, "reset")
+    assert "random weights" in page.model_label.text()
+    assert not page.model_hint.isVisible()
