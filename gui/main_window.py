@@ -345,7 +345,8 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
         self.recent_menu.menuAction().setEnabled(state == "idle" and
                                                  bool(self.recent_menu.actions()))
         if state == "paused":
-            self.statusBar().showMessage(f"Paused after epoch {self.controller.latest_epoch}")
+            # Where the run really is ("Paused at epoch 7, batch 35 of 63"), as Progress says.
+            self.statusBar().showMessage(self.train_page.progress.state.text())
         elif state == "stopping":
             self.statusBar().showMessage("Stopping after this batch…")
         self._on_locked(self.controller.locked)
@@ -361,7 +362,9 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
         self.train_page.show_model_info(self._session, description)
 
     def _on_batches(self, chunk):
-        if self.controller.state == "running":
+        if self.controller.state == "paused":   # the batch in flight when Pause was pressed
+            self.statusBar().showMessage(self.train_page.progress.state.text())
+        elif self.controller.state == "running":
             self.statusBar().showMessage(
                 f"Training: epoch {chunk.epoch} of {chunk.total_epochs}, "
                 f"batch {chunk.batch} of {chunk.batches_per_epoch}"

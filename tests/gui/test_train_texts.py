@@ -120,6 +120,19 @@ def test_progress_says_where_the_run_is_paused(window, qtbot):
     assert progress.state.text() == "Ready"
 
 
+def test_the_status_bar_says_where_the_run_is_paused(window, qtbot):
+    bar = window.statusBar()
+    step(window, qtbot, "step_batch", 3)
+    qtbot.waitUntil(lambda: window.train_page.progress.batches_seen == 3, timeout=WAIT_MS)
+    assert bar.currentMessage() == f"Paused at epoch 1, batch 3 of {BATCHES_PER_EPOCH}"
+    step(window, qtbot, "step_epoch")
+    assert bar.currentMessage().startswith("Epoch 1 done; autosaved")
+    step(window, qtbot, "step_batch")
+    assert bar.currentMessage() == f"Paused at epoch 2, batch 1 of {BATCHES_PER_EPOCH}"
+    press(window, "stop")
+    wait_idle(qtbot, window)
+
+
 # --- 4. Reset clears stale messages ----------------------------------------------------
 
 def test_reset_clears_the_all_epochs_done_message(window, qtbot):
