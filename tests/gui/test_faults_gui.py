@@ -85,11 +85,16 @@ def test_unusual_but_valid_images_are_read(window, qtbot, tmp_path, kind):
     assert analysis.probabilities.shape == (10,) and np.isfinite(analysis.probabilities).all()
 
 
-def test_settings_out_of_range_cannot_be_entered_or_are_refused(window):
+def test_settings_out_of_range_are_kept_as_given_and_refused(window):
     fields = window.train_page.settings.fields
-    for name, value in [("epochs", 0), ("batch_size", 0), ("train_size", -5)]:
+    for name, value, words in [("epochs", 0, "epochs"), ("batch_size", 0, "batch size"),
+                               ("train_size", -5, "train")]:
         fields[name].setValue(value)
-        assert fields[name].value() >= 1, name          # the spin box keeps it in range
+        assert fields[name].value() == value, name      # not clamped without a word
+        press(window, "start")
+        assert words in window.train_page.settings.error.text().lower(), name
+        assert window.controller.state == "idle" and batch_points(window) == 0
+        fields[name].setValue({"epochs": 10, "batch_size": 64, "train_size": 4000}[name])
     for text, words in [("-1", "learning rate"), ("nan", "learning rate"), ("1e9", "learning rate")]:
         set_fields(window, lr=text)
         press(window, "start")
