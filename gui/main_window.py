@@ -183,6 +183,7 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
         c.locked_changed.connect(page.settings.set_locked)
         c.locked_changed.connect(self._on_locked)
         c.run_ended.connect(self._on_run_ended)
+        c.rewound.connect(self._on_rewound)
         c.batches_trained.connect(self._on_batches)
         c.epoch_finished.connect(self._on_epoch)
         self.draw_place.controller.map_status.connect(self._on_draw_status)
@@ -386,6 +387,11 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
         note, self._autosave_note = self._autosave_note, None
         text = f"Training {ended.message}" if ended.status != "invalid" else ended.message
         self.statusBar().showMessage(f"{text}; {note}" if note else text, 10000)
+
+    def _on_rewound(self, epoch):
+        # After the stopped run's own message, so this is what stays in the bar.
+        where = f"the end of epoch {epoch}" if epoch else "the start"
+        self.statusBar().showMessage(f"Back at {where}: Start trains on from there", 10000)
 
     # --- closing ----------------------------------------------------------------------
 

@@ -44,6 +44,8 @@ def test_continue_from_here_works_while_paused(window, qtbot):
     assert progress.run_text.text() == "epoch 1 of 4 done (25%)"
     assert progress.run_bar.value() == BATCHES_PER_EPOCH
     assert progress.state.text() == "Ready" and "left" not in progress.speed.text()
+    assert window.statusBar().currentMessage() == ("Back at the end of epoch 1: Start trains "
+                                                   "on from there")
     press(window, "start")                          # trains on from epoch 1
     wait_idle(qtbot, window)
     assert epoch_points(window) == 4 and batch_points(window) == 4 * BATCHES_PER_EPOCH
