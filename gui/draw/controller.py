@@ -15,13 +15,14 @@ import logging
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from cnn_core.errors import EmptyImageError, SameClassError
+from cnn_core.errors import EmptyImageError
 from cnn_core.explain import EMBEDDING_LAYER, Explainer
 from cnn_core.preprocessing import preprocess
 
 from .background import BackgroundRunner
 from .cams import METHOD_NAMES
-from .jobs import MapChoice, WorkerCache, channel_features, explain_map, strip_scores
+from .jobs import (MapChoice, WorkerCache, channel_features, dropping_same_contrast, explain_map,
+                   strip_scores)
 from .learning_frames import PinnedDrawing
 
 log = logging.getLogger(__name__)
@@ -177,11 +178,12 @@ class DrawController(QObject):
         """One pass for the panels; a contrast equal to the explained class is dropped."""
         choice = self.choice
         method = choice.method if choice.is_cam else "gradcam"
-        try:
-            return self._explainer.analyse(digit, choice.target, choice.contrast, method)
-        except SameClassError as exc:
-            self.map_status.emit(f"{exc}, so it is shown without a contrast")
-            return self._explainer.analyse(digit, choice.target, None, method)
+        analysis, note = dropping_same_contrast(
+            lambda contrast: self._explainer.analyse(digit, choice.target, contrast, method),
+            choice.contrast)
+        if note:
+            self.map_status.emit(note)
+        return analysis
 
     def _show_pair(self):
         if self.label is None:

@@ -89,20 +89,27 @@ class WorkerCache:
         return self._validation
 
 
+def dropping_same_contrast(explain, contrast):
+    """``explain(contrast)``, or ``explain(None)`` when the contrast is the class explained.
+
+    "Explain the predicted class rather than 4" meets a drawing of a 4: the panels
+    show the class alone and say why.  Returns ``(result, note)``; ``note`` is that
+    reason, or None when the contrast was kept.
+    """
+    try:
+        return explain(contrast), None
+    except SameClassError as exc:
+        return explain(None), f"{exc}, so it is shown without a contrast"
+
+
 def explain_map(cache, network, digit, choice):
     """Explain ``digit`` as ``choice`` says and score the map; returns :class:`MapResult`."""
     started = time.perf_counter()
     explainer = cache.explainer(network)
     layer = choice.layer if choice.is_cam else None
-    note = None
-    try:
-        explanation = explainer.explain(digit, choice.method, layer, choice.target,
-                                        choice.contrast)
-    except SameClassError as exc:
-        # "Explain the predicted class rather than 4" for a drawing of a 4: as the
-        # panels above, show the class alone and say why.
-        note = f"{exc}, so it is shown without a contrast"
-        explanation = explainer.explain(digit, choice.method, layer, choice.target)
+    explanation, note = dropping_same_contrast(
+        lambda contrast: explainer.explain(digit, choice.method, layer, choice.target, contrast),
+        choice.contrast)
     auc = random_auc = None
     if explanation.heatmap.any():
         auc = float(explainer.deletion_curve(explanation).auc[0])
