@@ -51,6 +51,12 @@ def load_startup_model():
         return Network(seed=0), "random weights (seed 0): the shipped model could not be read"
 
 
+def _clause(message):
+    """``message`` without its closing full stop (an ellipsis is kept)."""
+    message = message.rstrip()
+    return message[:-1] if message.endswith(".") and not message.endswith("..") else message
+
+
 def layer_names(network):
     """The network's conv, parametrised and ReLU layer names, for the panels' axes."""
     return {"conv": network.conv_layer_names(),
@@ -385,7 +391,8 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
             self.show_message(QMessageBox.Icon.Critical, "Training failed",
                               f"Training stopped because of an error in the app:\n{ended.message}")
         note, self._autosave_note = self._autosave_note, None
-        text = f"Training {ended.message}" if ended.status != "invalid" else ended.message
+        # The engine's sentence becomes a clause, so the autosave note can go on after it.
+        text = _clause(f"Training {ended.message}" if ended.status != "invalid" else ended.message)
         self.statusBar().showMessage(f"{text}; {note}" if note else text, 10000)
 
     def _on_rewound(self, epoch):

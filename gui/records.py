@@ -103,25 +103,10 @@ def kernel_frame(state, initial, conv_names):
     return KernelFrame(mosaics, weight_drift(state, initial))
 
 
-def clause(message):
-    """``message`` without its closing full stop, so it can go on with ``; ...``.
-
-    An ellipsis is kept: it is not a full stop.
-    """
-    message = message.rstrip()
-    if message.endswith(".") and not message.endswith(".."):
-        message = message[:-1]
-    return message
-
-
 @dataclass(frozen=True)
 class RunEnded:
     """How a call to ``Trainer.run`` ended: ``finished``, ``stopped``, ``diverged``,
-    ``invalid`` or ``failed``.
-
-    ``message`` is a clause without a closing full stop (``"diverged at epoch 3 batch 2:
-    ... were put back"``): the window prefixes ``Training`` and may add ``; autosaved ...``.
-    """
+    ``invalid`` or ``failed``."""
 
     status: str
     message: str

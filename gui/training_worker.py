@@ -22,7 +22,7 @@ from cnn_core.errors import UserError
 from cnn_core.parallel import default_workers
 from cnn_core.trainer import Trainer
 
-from .records import (BatchChunk, EpochSummary, RunEnded, clause, frozen_array, frozen_state,
+from .records import (BatchChunk, EpochSummary, RunEnded, frozen_array, frozen_state,
                       kernel_frame)
 
 log = logging.getLogger(__name__)
@@ -95,13 +95,12 @@ class TrainingWorker(QObject):
         try:
             trainer = self._trainer_for(config)
             result = trainer.run(control, self._on_batch, self._on_epoch)
-            ended = RunEnded(result.status, clause(result.message), result.epochs_done)
+            ended = RunEnded(result.status, result.message, result.epochs_done)
         except UserError as exc:
-            ended = RunEnded("invalid", clause(str(exc)), self._epochs_done())
+            ended = RunEnded("invalid", str(exc), self._epochs_done())
         except Exception as exc:  # noqa: BLE001 - a bug: report it, do not die silently
             log.error("training failed:\n%s", traceback.format_exc())
-            ended = RunEnded("failed", clause(f"{type(exc).__name__}: {exc}"),
-                             self._epochs_done())
+            ended = RunEnded("failed", f"{type(exc).__name__}: {exc}", self._epochs_done())
         finally:
             control.before_wait = None
         self._flush_batches()

@@ -190,10 +190,6 @@ class DivergenceBanner(QFrame):
     @Slot(str)
     def show_divergence(self, engine_message):
         """Show the plain explanation and, smaller, what the engine said exactly."""
-        # The run's messages are clauses (the status bar goes on after them); here it
-        # stands alone, so it is a sentence again.
         sentence = engine_message[:1].upper() + engine_message[1:]
-        if sentence and sentence[-1] not in ".!?…":
-            sentence += "."
         self.label.setText(f"{DIVERGED_EXPLANATION}<br><small>{html.escape(sentence)}</small>")
         self.show()
