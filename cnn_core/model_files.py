@@ -206,15 +206,14 @@ def _check_architecture(path, architecture):
 
 
 def _announced_params(architecture):
-    """How many parameters the conv and dense specs of ``architecture`` ask for."""
-    sizes = {"conv": ("in_channels", "out_channels", 9), "dense": ("in_features", "out_features", 1)}
+    """How many parameters the conv and dense specs of a checked ``architecture`` ask for."""
+    kernel_area = {"conv": 9, "dense": 1}
     total = 0
-    for spec in architecture if isinstance(architecture, list) else []:
-        kind = spec.get("type") if isinstance(spec, dict) else None
-        fields = sizes.get(kind) if isinstance(kind, str) else None
-        if fields and all(isinstance(spec.get(key), int) for key in fields[:2]):
-            n_in, n_out = abs(spec[fields[0]]), abs(spec[fields[1]])
-            total += n_in * n_out * fields[2] + n_out
+    for spec in architecture:
+        sizes = _LAYER_SIZES.get(spec["type"])
+        if sizes:
+            n_in, n_out = spec[sizes[0]], spec[sizes[1]]
+            total += n_in * n_out * kernel_area[spec["type"]] + n_out
     return total
 
 
@@ -230,8 +229,6 @@ def _build_network(path, meta, arrays):
         network = Network(architecture)
     except (ValueError, TypeError, KeyError, AttributeError, MemoryError) as exc:
         raise ModelFileError(f"{path.name}: unsupported architecture ({exc})") from None
-    if len(dict(network.named_params())) != sum(len(layer.params) for layer in network.layers):
-        raise ModelFileError(f"{path.name}: unsupported architecture (two layers share a name)")
     expected = dict(network.named_params())
     for name, value in expected.items():
         if name not in arrays:

@@ -241,8 +241,8 @@ class Trainer:
         self._diverged_lr = lr
         if not (math.isfinite(loss) and loss < EXPLODED_LOSS):
             self._roll_back("the loss became NaN" if math.isnan(loss) else
-                                    "the loss became infinite" if math.isinf(loss) else
-                                    f"the loss exploded to {loss:.3g}")
+                            "the loss became infinite" if math.isinf(loss) else
+                            f"the loss exploded to {loss:.3g}")
             return None
         grad_norms = layer_grad_norms(self.network)
         if not all(math.isfinite(n) for n in grad_norms.values()):
