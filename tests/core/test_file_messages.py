@@ -81,24 +81,20 @@ SWAPPED = "are the images and labels files swapped?"
 
 
 @pytest.mark.parametrize("ending", ["", ".gz"])
-def test_an_images_file_with_a_labels_magic_number_says_so(cli, pair, ending):
+@pytest.mark.parametrize("which, magic, says, theirs, other", [
+    ("images", 0x00000801, IMAGES_SAY, "images have 0x00000803", "a labels file"),
+    ("labels", 0x00000803, LABELS_SAY, "labels have 0x00000801", "an images file"),
+])
+def test_a_file_with_the_other_kinds_magic_number_says_so(cli, pair, ending, which, magic, says,
+                                                          theirs, other):
     images, labels = pair[ending]
-    # What the audit did: the images file's header with the labels' magic number.
-    body = gzip.decompress(images.read_bytes()) if ending else images.read_bytes()
-    _write(images, (0x00000801).to_bytes(4, "big") + body[4:])
+    # What the audit did: one file's header with the other kind's magic number.
+    target = images if which == "images" else labels
+    body = gzip.decompress(target.read_bytes()) if ending else target.read_bytes()
+    _write(target, magic.to_bytes(4, "big") + body[4:])
     line = error_line(cli("evaluate", "--images", images, "--labels", labels))
-    assert line == (f"error: {images.name}: {IMAGES_SAY} 0x00000801 (images have 0x00000803), "
-                    f"that of a labels file: {SWAPPED}")
-
-
-@pytest.mark.parametrize("ending", ["", ".gz"])
-def test_a_labels_file_with_an_images_magic_number_says_so(cli, pair, ending):
-    images, labels = pair[ending]
-    body = gzip.decompress(labels.read_bytes()) if ending else labels.read_bytes()
-    _write(labels, (0x00000803).to_bytes(4, "big") + body[4:])
-    line = error_line(cli("evaluate", "--images", images, "--labels", labels))
-    assert line == (f"error: {labels.name}: {LABELS_SAY} 0x00000803 (labels have 0x00000801), "
-                    f"that of an images file: {SWAPPED}")
+    assert line == (f"error: {target.name}: {says} 0x{magic:08X} ({theirs}), "
+                    f"that of {other}: {SWAPPED}")
 
 
 @pytest.mark.parametrize("ending", ["", ".gz"])
