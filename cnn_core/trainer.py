@@ -212,7 +212,7 @@ class Trainer:
                                                    f"batch {self.batch}")
                 record = self._train_batch()
                 if record is None:
-                    return self._result("diverged", self._divergence_message())
+                    return self._result("diverged", self._divergence)
                 if on_batch:
                     on_batch(record)
             epoch_record = self._finish_epoch()
@@ -266,19 +266,18 @@ class Trainer:
                            loss, correct / len(labels), lr, grad_norms, dead, seconds)
 
     def _roll_back(self, reason):
-        # Back to the weights of the last finished epoch, not of the step before the
-        # blow-up: a rate that is too high often drives the loss up for many steps
-        # first, and the step before the last is as ruined as the last.
-        self._divergence_reason = reason
-        self.network.load_state_dict(self.snapshots[self.epoch])
-        self.optimizer.reset()
+        """Say where and why the run diverged, then go back to the last finished epoch.
 
-    def _divergence_message(self):
-        restored = (f"the end of epoch {self.epoch}" if self.epoch else "the start of the run")
-        return (f"diverged at epoch {self.epoch + 1} batch {self.batch + 1}: "
-                f"{self._divergence_reason}; "
-                f"learning rate {self._diverged_lr:g} is too high. "
-                f"The weights from {restored} were put back.")
+        Not to the step before the blow-up: a rate that is too high often drives the
+        loss up for many steps first, and the step before the last is as ruined as
+        the last.  The run goes back as :meth:`rewind_to` takes it, so the next
+        start trains that epoch's successor from its first batch.
+        """
+        restored = f"the end of epoch {self.epoch}" if self.epoch else "the start of the run"
+        self._divergence = (f"diverged at epoch {self.epoch + 1} batch {self.batch + 1}: "
+                            f"{reason}; learning rate {self._diverged_lr:g} is too high. "
+                            f"The weights from {restored} were put back.")
+        self.rewind_to(self.epoch)
 
     def _finish_epoch(self):
         n = len(self.train_labels)

@@ -96,6 +96,9 @@ class TrainingWorker(QObject):
             trainer = self._trainer_for(config)
             result = trainer.run(control, self._on_batch, self._on_epoch)
             ended = RunEnded(result.status, result.message, result.epochs_done)
+            if result.status == "diverged":     # the trainer went back to its last epoch
+                self._flush_batches()
+                self.rewound.emit(trainer.epoch)
         except UserError as exc:
             ended = RunEnded("invalid", str(exc), self._epochs_done())
         except Exception as exc:  # noqa: BLE001 - a bug: report it, do not die silently

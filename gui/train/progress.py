@@ -146,7 +146,8 @@ class RunProgress(QGroupBox):
         """Say the run went back to the end of ``epoch``: the bars and words follow."""
         self._accuracy = {e: a for e, a in self._accuracy.items() if e <= epoch}
         self.epoch_bar.setValue(0)
-        self.epoch_text.setText(f"back at the end of epoch {epoch}")
+        self.epoch_text.setText(f"back at the end of epoch {epoch}" if epoch else
+                                "back at the start")
         if self._where is not None:
             per_epoch, total_epochs = self._where[2], self._where[3]
             self._where = (epoch + 1, 0, per_epoch, total_epochs)

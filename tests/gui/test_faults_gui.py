@@ -109,6 +109,11 @@ def test_diverging_run_in_the_app_keeps_finite_weights(window, qtbot):
     assert window.train_page.banner.isVisible()
     network, _ = window.controller.current_model()
     assert all(np.isfinite(v).all() for _, v in network.named_params())
+    # The run went back to where it started, and every panel says so.
+    qtbot.waitUntil(lambda: "after epoch 0" in window.controller.current_model()[1],
+                    timeout=WAIT_MS)
+    assert window.train_page.progress.epoch_text.text() == "back at the start"
+    assert batch_points(window) == 0
 
 
 def test_closing_while_paused_ends_the_thread(window, qtbot):
