@@ -348,3 +348,135 @@ def test_occlusion_is_the_score_drop_per_patch(choice, options, small):
         assert (expected > 0).any() and (expected < 0).any()
         assert_close(raw, expected, "occlusion raw")
         assert_close(heat, scaled(expected), "occlusion heatmap")
+
+
+# --- the same weights in PyTorch ----------------------------------------------------------
+
+def torch_pass(torch, architecture, state, images, seeds):
+    """Forward and backward ``images (M, 28, 28)`` in torch, the score of row ``i`` being
+    ``logits[i] @ seeds[i]``.
+
+    Returns
+    -------
+    logits : ndarray, (M, 10)
+    pixel_grads : ndarray, (M, 28, 28)
+    layers : dict of name -> (output (M, ...), its gradient (M, ...))
+    """
+    functional = torch.nn.functional
+    x = torch.tensor(images[:, None], dtype=torch.float64, requires_grad=True)
+    h, outputs = x, {}
+    for spec in architecture:
+        kind, name = spec["type"], spec["name"]
+        weight, bias = (torch.from_numpy(state[f"{name}.{key}"]) if f"{name}.{key}" in state
+                        else None for key in ("weight", "bias"))
+        if kind == "conv":
+            h = functional.conv2d(h, weight, bias, padding=1)
+        elif kind == "relu":
+            h = torch.relu(h)
+        elif kind == "maxpool":
+            h = functional.max_pool2d(h, 2)
+        elif kind == "flatten":
+            h = h.flatten(1)
+        else:
+            h = functional.linear(h, weight, bias)
+        h.retain_grad()
+        outputs[name] = h
+    (h * torch.from_numpy(np.asarray(seeds, np.float64))).sum().backward()
+    return (h.detach().numpy(), x.grad.numpy()[:, 0],
+            {name: (out.detach().numpy(), out.grad.numpy()) for name, out in outputs.items()})
+
+
+@pytest.fixture(scope="module")
+def torch_case():
+    """torch, the seed's architecture with random weights in float64, and three
+    validation digits (black backgrounds: max-pool windows of equal zeros)."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)        # small passes: threads only contend on a shared machine
+    network = Network(seed=3).copy(np.float64)
+    images = load_sample()[1].as_float()[:3, 0].astype(np.float64)
+    yield torch, network, images
+    torch.set_num_threads(threads)
+
+
+def torch_score(torch_case, image, target, contrast):
+    """The explained score's weights for ``image``, the default target from torch's logits."""
+    torch, network, _ = torch_case
+    logits = torch_pass(torch, default_architecture(), network.state_dict(), image[None],
+                        np.zeros((1, 10)))[0]
+    return score_vector(int(logits.argmax()) if target is None else target, contrast)
+
+
+@pytest.mark.parametrize("choice", CHOICES)
+@pytest.mark.parametrize("method", CAMS)
+def test_cam_matches_pytorch_autograd_at_every_conv_layer(method, choice, torch_case):
+    torch, network, images = torch_case
+    target, contrast = choice
+    differ = 0
+    for image in images:
+        seed = torch_score(torch_case, image, target, contrast)
+        _, _, layers = torch_pass(torch, default_architecture(), network.state_dict(),
+                                  image[None], seed[None])
+        for conv_layer, relu in (("conv1", "relu1"), ("conv2", "relu2"), ("conv3", "relu3"),
+                                 ("conv4", "relu4")):
+            a, g = layers[relu][0][0], layers[relu][1][0]
+            expected = FORMULAS[method](a, g)
+            upsampled = torch.nn.functional.interpolate(
+                torch.from_numpy(expected)[None, None], size=(SIDE, SIDE), mode="bilinear",
+                align_corners=False)[0, 0].numpy()
+            got = explain(network, image, method, conv_layer, target, contrast)
+            assert_close(got.raw, expected, f"{method} raw at {conv_layer}")
+            assert_close(got.heatmap, scaled(upsampled), f"{method} heatmap at {conv_layer}")
+            others = [FORMULAS[m](a, g) for m in CAMS if m != method]
+            differ += all(np.abs(scaled(expected) - scaled(o)).max() > 0.1 for o in others)
+    assert differ >= 6, "too few cases where this method differs from the other three"
+
+
+@pytest.mark.parametrize("choice", CHOICES)
+@pytest.mark.parametrize("method", ["saliency", "smoothgrad", "integrated-gradients"])
+def test_gradient_methods_match_pytorch_autograd(method, choice, torch_case):
+    torch, network, images = torch_case
+    target, contrast = choice
+    for image in images:
+        seed = torch_score(torch_case, image, target, contrast)
+        if method == "saliency":
+            inputs, weights = image[None], np.ones(1)
+        elif method == "smoothgrad":       # the defaults: 25 samples, noise 0.15, seed 0
+            inputs = image + np.random.default_rng(0).normal(0.0, 0.15, (25, 1, SIDE, SIDE))[:, 0]
+            weights = np.full(25, 1 / 25)
+        else:                              # 64 midpoints on the path from black
+            inputs = ((np.arange(64) + 0.5) / 64)[:, None, None] * image
+            weights = np.full(64, 1 / 64)
+        grads = torch_pass(torch, default_architecture(), network.state_dict(), inputs,
+                           np.repeat(seed[None], len(inputs), axis=0))[1]
+        mean = np.einsum("m,mhw->hw", weights, grads)
+        raw = image * mean if method == "integrated-gradients" else mean
+        heat = {"saliency": np.abs(raw), "smoothgrad": np.abs(grads).mean(axis=0),
+                "integrated-gradients": raw}[method]
+        got = explain(network, image, method, None, target, contrast)
+        assert (raw > 0).any() and (raw < 0).any()
+        assert_close(got.raw, raw, f"{method} raw")
+        assert_close(got.heatmap, scaled(heat), f"{method} heatmap")
+
+
+@pytest.mark.parametrize("choice", CHOICES)
+def test_occlusion_matches_pytorch(choice, torch_case):
+    torch, network, images = torch_case
+    target, contrast = choice
+    starts = range(0, SIDE - 3, 2)           # the defaults: 4-pixel patches every 2 pixels
+    for image in images:
+        seed = torch_score(torch_case, image, target, contrast)
+        copies = np.repeat(image[None], len(starts) ** 2 + 1, axis=0)
+        total, count = np.zeros((SIDE, SIDE)), np.zeros((SIDE, SIDE))
+        corners = [(y, x) for y in starts for x in starts]
+        for k, (y, x) in enumerate(corners, start=1):
+            copies[k, y:y + 4, x:x + 4] = 0
+        scores = torch_pass(torch, default_architecture(), network.state_dict(), copies,
+                            np.zeros((len(copies), 10)))[0] @ seed
+        for (y, x), score in zip(corners, scores[1:]):
+            total[y:y + 4, x:x + 4] += scores[0] - score
+            count[y:y + 4, x:x + 4] += 1
+        got = explain(network, image, "occlusion", None, target, contrast)
+        assert (total > 0).any() and (total < 0).any()
+        assert_close(got.raw, total / count, "occlusion raw")
+        assert_close(got.heatmap, scaled(total / count), "occlusion heatmap")
