@@ -13,8 +13,8 @@ from PIL import Image
 from cli.image_files import load_digit
 from cnn_core import paths
 from cnn_core.data import load_sample
-from cnn_core.explain import CAM_METHODS, Explainer, integrated_gradients, saliency
-from cnn_core.explain.faithfulness import perturbation_curves
+from cnn_core.explain import (CAM_METHODS, Explainer, integrated_gradients, perturbation_curves,
+                              saliency)
 from cnn_core.model_files import load_model
 from tests.core.test_faults_cli import cli, data_dir, error_line  # noqa: F401 (fixtures)
 

@@ -14,8 +14,12 @@ NumPy from its paper:
 * where PyTorch is installed, the same weights in ``torch`` and autograd.
 
 The network is piecewise linear, so finite differences with a small step are
-exact up to rounding unless a step crosses a kink; the inputs are random
-(no flat background), so max-pool windows have no ties the step could break.
+exact up to rounding unless a step crosses a kink.  The inputs are random (no
+flat background), so no max-pool window holds equal positive values; a
+window of rectified zeros stays zero under a step of the pixels, but not
+under a step of the zeros themselves, so differences are taken only at CAM
+layers that feed a conv or a dense layer (a CAM at a layer that feeds a pool
+is checked against torch, whose max-pool breaks ties as ours does).
 Conventions matched (cam.py, attribution.py, passes.py): the score ``S`` is
 the target's logit, or ``logit[target] - logit[contrast]``; a conv layer
 followed by a ReLU is explained on the ReLU's output; a CAM's ``raw`` map is
@@ -28,7 +32,7 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
 from cnn_core.data import load_sample
-from cnn_core.explain import (explain, integrated_gradients, occlusion, saliency,
+from cnn_core.explain import (Explainer, explain, integrated_gradients, occlusion, saliency,
                               smooth_grad)
 from cnn_core.network import Network, default_architecture
 
@@ -43,9 +47,8 @@ def conv(name, c_in, c_out):
     return {"type": "conv", "name": name, "in_channels": c_in, "out_channels": c_out}
 
 
-#: A small network with both kinds of CAM layer: conv1 and conv3 feed a conv or a
-#: dense layer (finite differences at their outputs are exact), conv2 feeds a
-#: max-pool (checked against torch only: a pool of four zeros is a tie).
+#: A small network whose CAM layers conv1 and conv3 feed a conv and a dense layer,
+#: where finite differences are exact (conv2 feeds a max-pool: see above).
 SMALL = [conv("conv1", 1, 3), {"type": "relu", "name": "relu1"},
          conv("conv2", 3, 4), {"type": "relu", "name": "relu2"},
          {"type": "maxpool", "name": "pool1"},
@@ -284,6 +287,10 @@ def test_cam_is_its_published_formula(method, layer, choice, small, cam_inputs):
         assert got.raw.shape == a.shape[1:]
         assert_close(got.raw, expected, f"{method} raw at {layer}")
         assert_close(got.heatmap, scaled(bilinear(expected)), f"{method} heatmap at {layer}")
+        # The Draw & Explain view's path: every conv layer's map from one pass.
+        raw, heatmap = Explainer(network).analyse(image, target, contrast, method).cams[layer]
+        assert_close(raw, expected, f"{method} raw at {layer} from analyse")
+        assert_close(heatmap, scaled(bilinear(expected)), f"{method} heatmap from analyse")
 
 
 # --- pixel attributions --------------------------------------------------------------------
