@@ -1,11 +1,15 @@
-"""``python main.py explain``: a heat map over an image file, written as a PNG.
+"""``python main.py explain``: a heat map over an image file, as a PNG or as JSON.
 
 The picture is the preprocessed 28×28 digit the network saw, enlarged, with
 the explanation blended over it in a perceptually uniform colour map and a
 colour bar beside it.  The command also prints the prediction and the
 deletion AUC of the explanation next to that of a random pixel order.
+
+With ``--json`` it prints one JSON object instead (see :func:`json_record`),
+for scripts; ``--out`` then still writes the picture, if given.
 """
 import importlib.util
+import json
 import os
 from pathlib import Path
 
@@ -46,12 +50,16 @@ def add_parser(subparsers):
                         help="digit to explain (default: the predicted one)")
     parser.add_argument("--contrast", type=int, metavar="DIGIT",
                         help="explain the target against this digit: 'why 7 and not 1'")
-    parser.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    parser.add_argument("--out", type=Path,
+                        help="PNG file to write (required unless --json is given)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the explanation as one JSON object on stdout: prediction, "
+                             "input, the method's own map, deletion AUC")
     return parser
 
 
 def run(args):
-    """Explain ``args.image`` and write ``args.out``; returns the exit status (0).
+    """Explain ``args.image``, write ``args.out`` and/or print JSON; returns the exit status (0).
 
     Raises
     ------
@@ -67,14 +75,14 @@ def run(args):
     network, _ = load_model(args.model)
     explainer = Explainer(network)
     explanation = explainer.explain(digit, args.method, args.layer, args.target, args.contrast)
-    if explanation.heatmap.any():
-        deletion = explainer.deletion_curve(explanation).auc[0]
-        chance = explainer.deletion_curve(explanation, random_order=True).auc[0]
-        faithfulness = (f"deletion AUC: {deletion:.3f} (random pixel order: {chance:.3f}; "
-                        "lower is more faithful)")
-    else:   # equal scores give no order to delete the pixels in
-        note = empty_map_note(explanation.layer, explanation.target, explanation.contrast)
-        faithfulness = f"deletion AUC: none, the map is empty: {note}"
+    # Equal scores (an empty map) give no order to delete the pixels in: no AUC.
+    deletion = explainer.deletion_curve(explanation).auc[0] if explanation.heatmap.any() else None
+    if args.json:
+        if args.out is not None:
+            _save(render(explanation), args.out)
+        print(json.dumps(json_record(explanation, deletion)))
+        return 0
+    faithfulness = _faithfulness(explainer, explanation, deletion)
     _save(render(explanation), args.out)        # last: an interrupted run writes nothing
     p = explanation.probabilities
     print(f"prediction: {explanation.predicted} ({p[explanation.predicted]:.1%})")
@@ -82,6 +90,35 @@ def run(args):
     print(faithfulness)
     print(f"wrote {args.out}")
     return 0
+
+
+def _faithfulness(explainer, explanation, deletion):
+    """One line: the deletion AUC beside a random order's, or why there is none."""
+    if deletion is None:
+        note = empty_map_note(explanation.layer, explanation.target, explanation.contrast)
+        return f"deletion AUC: none, the map is empty: {note}"
+    chance = explainer.deletion_curve(explanation, random_order=True).auc[0]
+    return (f"deletion AUC: {deletion:.3f} (random pixel order: {chance:.3f}; "
+            "lower is more faithful)")
+
+
+def json_record(explanation, deletion_auc):
+    """The explanation as a JSON-ready dict.
+
+    Keys: ``digit`` (the prediction), ``probabilities`` (10 floats),
+    ``method``, ``layer`` (``None`` for pixel methods), ``target``,
+    ``contrast`` (``None`` without one), ``input`` (the ``28×28`` image the
+    network was given), ``map`` (the method's own map: for a CAM ``h×w`` at
+    the layer's resolution, computed on its rectified output, before
+    upsampling and scaling; for a pixel method the signed ``28×28``
+    attribution) and ``deletion_auc`` (``None`` for an empty map).
+    Arrays become nested lists.
+    """
+    e = explanation
+    return {"digit": e.predicted, "probabilities": e.probabilities.tolist(),
+            "method": e.method, "layer": e.layer, "target": e.target, "contrast": e.contrast,
+            "input": e.image.tolist(), "map": e.raw.tolist(),
+            "deletion_auc": None if deletion_auc is None else float(deletion_auc)}
 
 
 def _check_options(args):
@@ -93,6 +130,10 @@ def _check_options(args):
         raise ConfigError("--contrast must differ from --target")
     if args.layer is not None and args.method not in CAM_METHODS:
         raise ConfigError(f"--layer applies only to {', '.join(CAM_METHODS)}, not {args.method}")
+    if args.out is None:
+        if not args.json:
+            raise ConfigError("give --out FILE.png for the picture, or --json for the numbers")
+        return
     if args.out.suffix.lower() != ".png":
         raise ConfigError(f"--out must name a .png file, not {args.out.name!r}")
     if not args.out.parent.is_dir():

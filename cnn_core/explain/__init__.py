@@ -23,8 +23,7 @@ from .attribution import (IG_STEPS, Attribution, completeness_gap, integrated_gr
                           occlusion, saliency, smooth_grad)
 from .cam import CAM, CAM_METHODS, GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, record_pass
 from .embedding import EMBEDDING_LAYER, PCAEmbedding, dense_features
-from .faithfulness import (Curves, compare_with_random, deletion_auc, perturbation_curves,
-                           random_heatmaps)
+from .faithfulness import Curves, compare_with_random, perturbation_curves, random_heatmaps
 from .features import TopPatches, feature_visualisation, receptive_field, top_patches
 from .sanity import SanityReport, randomise, sanity_check, sanity_check_methods, spearman
 
@@ -34,7 +33,7 @@ __all__ = [
     "IG_STEPS", "Attribution", "completeness_gap", "integrated_gradients", "occlusion",
     "saliency", "smooth_grad", "CAM", "CAM_METHODS", "GradCAM", "GradCAMPlusPlus", "HiResCAM",
     "LayerCAM", "record_pass", "EMBEDDING_LAYER", "PCAEmbedding", "dense_features", "Curves",
-    "compare_with_random", "deletion_auc", "perturbation_curves", "random_heatmaps",
+    "compare_with_random", "perturbation_curves", "random_heatmaps",
     "TopPatches", "feature_visualisation", "receptive_field", "top_patches", "SanityReport",
     "randomise", "sanity_check", "sanity_check_methods", "spearman",
 ]

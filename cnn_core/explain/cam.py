@@ -18,8 +18,6 @@ from .backprop import backward
 from .passes import (as_batch, feature_layer, last_conv_layer, layer_index, normalise,
                      resolve_targets, score_seed, upsample)
 
-_EPS = 1e-7
-
 
 @dataclass(frozen=True)
 class RecordedPass:
@@ -149,10 +147,14 @@ class GradCAMPlusPlus(CAM):
 
     def weights(self, activations, gradients):
         g2 = gradients * gradients
-        g3 = g2 * gradients
         total = activations.sum(axis=(2, 3), keepdims=True)
-        alpha = g2 / (2 * g2 + total * g3 + _EPS)
-        alpha = np.where(gradients != 0, alpha, 0)
+        denominator = 2 * g2 + total * g2 * gradients
+        # No epsilon in the denominator: one shrank alpha wherever g**2 is small
+        # (0.05 % off the paper's weights on the shipped model, 0.14 % in
+        # test_explain_reference).  alpha multiplies relu(g), so it is needed only
+        # where g > 0; where g**2 underflows the denominator is 0, and so is the term.
+        alpha = np.divide(g2, denominator, out=np.zeros_like(g2),
+                          where=(gradients > 0) & (denominator != 0))
         return (alpha * np.maximum(gradients, 0)).sum(axis=(2, 3), keepdims=True)
 
 

@@ -86,7 +86,3 @@ class PCAEmbedding:
         if not self.fitted:
             raise ConfigError("the embedding has no basis yet: call fit() first")
         return ((np.asarray(features, np.float64) - self.mean_) @ self.components_.T).astype(np.float32)
-
-    def fit_transform(self, features):
-        """:meth:`fit` then :meth:`transform` on the same features."""
-        return self.fit(features).transform(features)

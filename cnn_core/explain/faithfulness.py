@@ -98,12 +98,6 @@ def trapezoid(values, x):
     return ((values[..., 1:] + values[..., :-1]) * 0.5 * np.diff(x)).sum(axis=-1)
 
 
-def deletion_auc(network, image, heatmap, target, **options):
-    """Area under the deletion curve of one image ``(28, 28)`` (lower is better)."""
-    return float(perturbation_curves(network, image, heatmap[None], [target], "deletion",
-                                     **options).auc[0])
-
-
 def compare_with_random(network, images, heatmaps, targets, mode="deletion", seed=0, **options):
     """Mean AUC of the given maps and of random pixel orders, over a batch.
 
