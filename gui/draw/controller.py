@@ -1,6 +1,8 @@
 """The Draw & Explain controller: from the drawing and the model to what the panels show.
 
-Cheap work runs on the GUI thread as the pen moves: preprocessing and one
+Cheap work runs on the GUI thread as the pen moves: boxing and centring the
+ink (:func:`~cnn_core.preprocessing.normalise_ink`: the canvas's ink is ink on
+zero paper, so no photo or transparency rule is asked) and one
 :meth:`~cnn_core.explain.Explainer.analyse` (prediction, every layer's
 activations, a CAM at every conv layer: about a millisecond).  Pen moves
 are coalesced by a zero-delay single-shot timer, so however fast the mouse
@@ -17,7 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from cnn_core.errors import EmptyImageError
 from cnn_core.explain import EMBEDDING_LAYER, Explainer
-from cnn_core.preprocessing import preprocess
+from cnn_core.preprocessing import normalise_ink
 
 from .background import BackgroundRunner
 from .cams import METHOD_NAMES
@@ -158,7 +160,7 @@ class DrawController(QObject):
             return
         picture, ink = self._read()
         try:
-            digit = picture.digit if picture is not None else preprocess(ink)
+            digit = picture.digit if picture is not None else normalise_ink(ink)
         except EmptyImageError:
             self._show_empty()
             return
