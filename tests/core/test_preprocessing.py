@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from cli.image_files import load_image
+from digit_files import load_image
 from cnn_core.errors import EmptyImageError, ImageError
 from cnn_core.model_files import load_model
 from cnn_core.paths import SAMPLE_DIR, SHIPPED_MODEL
