@@ -13,7 +13,7 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from ..style import level_bar, nice_top, set_bar_levels
-from .images import ACTIVATION_COLOUR_MAP, GAP_BACKGROUND, image_view, mosaic, tile_at
+from ..images import ACTIVATION_COLOUR_MAP, GAP_BACKGROUND, image_view, mosaic, tile_at
 
 TIP = ("<p>Every channel of every layer for the current drawing, brighter is stronger. "
        "Click a channel to enlarge it (and to choose it for feature visualisation).</p>")

@@ -21,7 +21,7 @@ from cnn_core.errors import EmptyImageError
 from cnn_core.explain import EMBEDDING_LAYER, Explainer
 from cnn_core.preprocessing import normalise_ink
 
-from .background import BackgroundRunner
+from ..background import BackgroundRunner
 from .cams import METHOD_NAMES
 from .jobs import (MapChoice, WorkerCache, channel_features, dropping_same_contrast, explain_map,
                    strip_scores)

@@ -8,7 +8,7 @@ from cnn_core.explain import CAM_METHODS, METHODS, empty_map_note
 
 from ..style import muted
 from .cams import AUC_TIP, METHOD_NAMES, HeatMapRow, colour_bar
-from .images import HEAT_COLOUR_MAP, framed, heat_over_digit, image_view, lookup_table
+from ..images import HEAT_COLOUR_MAP, framed, heat_over_digit, image_view, lookup_table
 from .jobs import COSTLY_METHODS, MapChoice
 
 METHOD_TIPS = {

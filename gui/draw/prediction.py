@@ -6,7 +6,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ..style import style_plot
-from .images import image_view
+from ..images import image_view
 
 BAR_COLOUR = "#9fb3c8"
 PREDICTED_COLOUR = "#0072B2"

@@ -7,7 +7,7 @@ from PySide6.QtCore import Slot
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from ..draw.images import digit_colours, digit_pixmap
+from ..images import digit_colours, digit_pixmap
 from ..style import legend_html, style_plot
 
 MARKER_COLOUR = "#ffd400"

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QMessageBox
 from cnn_core.data import load_sample
 from cnn_core.explain import Explainer
 from cnn_core.preprocessing import normalise_ink, preprocess
-from gui.draw.images import HEAT_COLOUR_MAP
+from gui.images import HEAT_COLOUR_MAP
 from gui.draw.jobs import MapChoice, explain_map
 
 from .conftest import WAIT_MS
