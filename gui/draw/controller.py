@@ -18,9 +18,10 @@ import logging
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from cnn_core.errors import EmptyImageError
-from cnn_core.explain import EMBEDDING_LAYER, Explainer
+from cnn_core.explain import Explainer
 from cnn_core.preprocessing import normalise_ink
 
+from ..architecture import embedding_layer
 from ..background import BackgroundRunner
 from .cams import METHOD_NAMES
 from .jobs import (MapChoice, WorkerCache, channel_features, dropping_same_contrast, explain_map,
@@ -38,6 +39,8 @@ class DrawController(QObject):
     read_drawing : callable
         ``() -> (Picture or None, ink ndarray)``: the canvas's loaded picture when
         it is all there is, and its ink (see :class:`~gui.draw.canvas.DrawingCanvas`).
+    map_choice : MapChoice
+        The method and layer to explain with at first (the method panel's).
     feature_choice : (str, int)
         The conv layer and channel to visualise at first.
     """
@@ -57,13 +60,13 @@ class DrawController(QObject):
     drawing_present = Signal(bool)
     learning_changed = Signal(object, object)       # pinned digit, [(epoch, map, answer, p)]
 
-    def __init__(self, read_drawing, feature_choice, parent=None):
+    def __init__(self, read_drawing, map_choice, feature_choice, parent=None):
         super().__init__(parent)
         self._read = read_drawing
         self.network = None
-        self._explainer = None
+        self._explainer = self._embedding_layer = None
         self.digit = self.analysis = self.label = None
-        self.choice = MapChoice()
+        self.choice = map_choice
         self.feature_choice = feature_choice
         self.training_state = "idle"
         self._pen_down = False
@@ -95,6 +98,7 @@ class DrawController(QObject):
         """Explain with a frozen copy of the model on show from now on."""
         self.network = network
         self._explainer = Explainer(network)
+        self._embedding_layer = embedding_layer(network)
         self.pinned.set_architecture(network)
         self._timer.start()
         self._request_features()
@@ -172,7 +176,7 @@ class DrawController(QObject):
             self.quick_map.emit(digit, self.analysis.cams[self.choice.layer][1],
                                 self.analysis.target, self.analysis.contrast)
         self._show_pair()
-        self.embedding_features.emit(self.analysis.activations[EMBEDDING_LAYER])
+        self.embedding_features.emit(self.analysis.activations[self._embedding_layer])
         self.label_suggested.emit(self.analysis.predicted if self.label is None else self.label)
         self._request_maps()
 

@@ -20,6 +20,7 @@ from cnn_core.model_files import load_model
 from cnn_core.preprocessing import normalise_ink
 from gui.draw.canvas import DrawingCanvas
 from gui.draw.controller import DrawController
+from gui.draw.jobs import MapChoice
 
 from .conftest import WAIT_MS
 
@@ -133,8 +134,9 @@ def test_the_canvas_path_never_asks_the_photo_or_transparency_rules(canvas, ship
     for name in ("preprocess", "to_grayscale", "ink_intensity", "is_photo", "_ink_on_photo",
                  "_alpha_background"):
         monkeypatch.setattr(preprocessing, name, refuse)
+    conv_names = shipped.conv_layer_names()
     controller = DrawController(lambda: (canvas.picture(), canvas.ink()),
-                                (shipped.conv_layer_names()[0], 0))
+                                MapChoice("gradcam", conv_names[-1]), (conv_names[0], 0))
     canvas.changed.connect(controller.drawing_changed)
     canvas.finished.connect(controller.drawing_finished)
     controller.set_training_state("running")    # no feature visualisation: not under test

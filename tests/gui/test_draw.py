@@ -391,7 +391,7 @@ def test_closing_while_an_explanation_runs_exits_cleanly(window, qtbot):
         result = None
         for _ in range(5):       # integrated gradients, several times over
             result = explain_map(controller._cache, controller.network, controller.digit,
-                                 MapChoice("integrated-gradients"))
+                                 MapChoice("integrated-gradients", controller.choice.layer))
         finished.set()
         return result
 
