@@ -28,3 +28,20 @@ def embedding_caption(network):
     if specs[index]["type"] == "relu":
         return f"{specs[index - 1]['name']} after ReLU"
     return name
+
+
+def panel_layout(network):
+    """What the window's panels are built for when it opens: every layer's kind and
+    name, and each conv layer's channel count (a mosaic, a kernel grid, a CAM and a
+    channel range per conv layer; a curve or bar per named layer).
+
+    Dense widths are not in it: the panels size dense units from each pass, so a
+    model that differs from the one on show only in those can be shown as well.
+
+    Returns
+    -------
+    list of (str, str, int or None)
+        ``(type, name, out_channels)`` per layer, ``None`` but for conv layers.
+    """
+    return [(spec["type"], spec["name"], spec["out_channels"] if spec["type"] == "conv" else None)
+            for spec in network.architecture]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cnn_core.model_files import load_model, save_model
-from cnn_core.network import Network
+from cnn_core.network import Network, default_architecture
 from gui.architecture import embedding_caption, embedding_layer
 
 from .conftest import WAIT_MS, batch_points, epoch_points, press, set_fields, wait_idle
@@ -88,3 +88,29 @@ def test_every_panel_shows_a_model_of_another_architecture(small_window, qtbot):
     for status in (place.method_panel.status, place.features.status):
         assert "fail" not in status.text()
     assert np.isfinite(evaluate.evaluation.points).all()
+
+
+def test_a_model_differing_only_in_dense_widths_opens_in_the_window(window, qtbot, tmp_path):
+    """The panels are built for the layers and conv channels; a hidden layer of 64
+    units instead of 128 is sized from each pass, so the window takes the model."""
+    architecture = default_architecture()
+    fc1 = next(spec for spec in architecture if spec["name"] == "fc1")
+    fc2 = next(spec for spec in architecture if spec["name"] == "fc2")
+    fc1["out_features"] = fc2["in_features"] = 64
+    path = tmp_path / "narrow.npz"
+    save_model(path, Network(architecture, seed=5))
+    assert window.open_model_file(path)
+    assert window.controller.current_model()[0].layer("fc1").out_features == 64
+    place = open_draw_place(window, qtbot)
+    draw_seven(place.canvas)
+    wait_analysed(qtbot, place, lambda a: a.activations["relu5"].shape == (64,))
+    assert place.activations.images["relu5"].image.shape == (4, 16)
+    window.tabs.setCurrentWidget(window.train_page)
+    press(window, "step_batch")
+    qtbot.waitUntil(lambda: batch_points(window) == 1, timeout=WAIT_MS)
+    press(window, "stop")
+    wait_idle(qtbot, window)
+    evaluate = open_evaluate_place(window, qtbot)
+    qtbot.waitUntil(lambda: evaluate.evaluation.features.shape == (1000, 64), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: len(evaluate.embedding.marker.data) == 1, timeout=WAIT_MS)
+    assert "64 units of fc1 after ReLU" in evaluate.embedding.widget.toolTip()
