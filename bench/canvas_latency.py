@@ -30,7 +30,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from gui.draw.images import ClickableImage
+from gui.images import ClickableImage
 
 PEN_INTERVAL = 0.016     # seconds between moves: a 60 Hz pen
 TIMEOUT = 5.0            # seconds to wait for one update before calling it lost

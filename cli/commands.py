@@ -268,7 +268,7 @@ def cmd_evaluate(args):
 
 
 def cmd_predict(args):
-    from cli.image_files import load_digit, native_stderr_silenced
+    from digit_files import load_digit, native_stderr_silenced
     from cnn_core.model_files import load_model
     network, _ = load_model(args.model)
     # Read every file first, so a bad one fails the command before any output.

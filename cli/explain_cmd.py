@@ -66,7 +66,7 @@ def run(args):
     UserError
         Bad options, a missing or unreadable model or image, an empty drawing.
     """
-    from cli.image_files import load_digit, native_stderr_silenced
+    from digit_files import load_digit, native_stderr_silenced
     from cnn_core.explain import Explainer
     from cnn_core.model_files import load_model
     _check_options(args)

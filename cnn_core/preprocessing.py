@@ -3,15 +3,17 @@
 MNIST was made in two steps (LeCun, Cortes and Burges): each digit was
 size-normalised to fit a 20×20 box, keeping its aspect ratio, with
 anti-aliasing; then it was placed in a 28×28 frame so that its centre of mass
-sits at the centre.  :func:`preprocess` repeats those steps on a canvas
-drawing or a photo, after working out which tone is ink and which is paper
-(in a photo, against the paper's brightness where each pixel lies).
+sits at the centre.  :func:`normalise_ink` repeats those steps on ink;
+:func:`preprocess` first works out, in an image file, a pasted picture or a
+photo, which tone is ink and which is paper (in a photo, against the paper's
+brightness where each pixel lies).
 Measured on the bundled 5,000 MNIST training digits, the centre of mass in
 pixel-index coordinates always lies within half a pixel of (14, 14), which
 is what a whole-pixel shift towards 14 produces, so that is the target here.
 
-Everything is whole-array NumPy (no loop over pixels): the canvas calls this
-on every pen move.
+The canvas's ink is already ink on zero paper, so the canvas calls
+:func:`normalise_ink` alone, on every pen move; everything is whole-array
+NumPy (no loop over pixels).
 """
 import numpy as np
 
@@ -92,7 +94,34 @@ def preprocess(image):
     photo = is_photo(gray)
     if photo and max(gray.shape) > PHOTO_SIDE:
         gray = _shrink(gray, -(-max(gray.shape) // PHOTO_SIDE))
-    ink = ink_intensity(gray, photo)
+    return normalise_ink(ink_intensity(gray, photo))
+
+
+def normalise_ink(ink):
+    """Box and centre ink that is already ink on zero paper, the MNIST way.
+
+    The canvas's ink is this already (an alpha layer over the paper), so it
+    comes here straight: no tone, photo or transparency rule is asked, and a
+    digit touching the sheet's edge reads as the same digit anywhere else.
+
+    Parameters
+    ----------
+    ink : array_like, float, (H, W)
+        Ink intensity in [0, 1], the paper at 0.
+
+    Returns
+    -------
+    digit : ndarray, float32, (28, 28)
+        As :func:`preprocess` returns it: the ink's bounding box scaled so its
+        longer side is 20 px (aspect kept), the strongest ink at 1, and the
+        centre of mass moved to (14, 14) by whole pixels.
+
+    Raises
+    ------
+    EmptyImageError
+        No ink above :data:`NOISE_LEVEL`.
+    """
+    ink = np.asarray(ink, dtype=np.float32)
     visible = ink > NOISE_LEVEL
     rows = np.flatnonzero(visible.any(axis=1))
     if rows.size == 0:
@@ -165,8 +194,7 @@ def ink_intensity(gray, photo=None):
     gray : ndarray, float, (H, W)
         Brightness in [0, 1], as returned by :func:`to_grayscale`.
     photo : bool or None
-        Whether ``gray`` is a photo; ``None`` asks :func:`is_photo` (the
-        canvas's pen moves call this, so a caller that knows says so).
+        Whether ``gray`` is a photo; ``None`` asks :func:`is_photo`.
 
     Returns
     -------

@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 
 from cnn_core.kernels import kernel_mosaic
 
-from .draw.images import HEAT_COLOUR_MAP, heat_over_digit, lookup_table
+from .images import HEAT_COLOUR_MAP, heat_over_digit, lookup_table
 from .style import KERNEL_COLOUR_MAP
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy",

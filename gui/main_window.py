@@ -17,6 +17,7 @@ from cnn_core.model_files import load_model, save_model
 from cnn_core.network import Network
 
 from . import settings_store
+from .architecture import panel_layout
 from .autosave import mark_clean_exit
 from .controller import TrainingController
 from .download_worker import MnistDownloader
@@ -279,9 +280,8 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
         except ModelFileError as exc:
             self.show_message(QMessageBox.Icon.Warning, "Cannot open the model", str(exc))
             return False
-        shown = self.controller.current_model()[0].architecture
-        if network.architecture != shown:
-            # The panels are built for the layers of the network on show.
+        if panel_layout(network) != panel_layout(self.controller.current_model()[0]):
+            # The panels are built for the layers of the network on show (dense widths aside).
             layers = ", ".join(spec.get("name", "?") for spec in network.architecture)
             self.show_message(QMessageBox.Icon.Warning, "Cannot open the model",
                               f"{Path(path).name} holds another network (layers {layers}) than "

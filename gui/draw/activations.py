@@ -12,12 +12,22 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from ..images import ACTIVATION_COLOUR_MAP, GAP_BACKGROUND, image_view, mosaic, tile_at
 from ..style import level_bar, nice_top, set_bar_levels
-from .images import ACTIVATION_COLOUR_MAP, GAP_BACKGROUND, image_view, mosaic, tile_at
 
 TIP = ("<p>Every channel of every layer for the current drawing, brighter is stronger. "
        "Click a channel to enlarge it (and to choose it for feature visualisation).</p>")
 MAX_COLUMNS = 16
+
+
+def unit_rows(units):
+    """A dense layer's ``units (F,)`` as one small image ``(1, rows, columns)``,
+    :data:`MAX_COLUMNS` to a row (fewer if there are fewer units), the rest of
+    the last row NaN: a gap, as between a mosaic's tiles."""
+    columns = min(MAX_COLUMNS, units.size)
+    padded = np.full(-(-units.size // columns) * columns, np.nan, np.float32)
+    padded[:units.size] = units
+    return padded.reshape(1, -1, columns)
 
 
 def shown_layers(network):
@@ -100,9 +110,8 @@ class ActivationGrids(QWidget):
         self._outputs = outputs
         for name, _ in self.layers:
             value = outputs[name]
-            # A dense layer's units are shown as a small image, 16 to a row.
-            maps = value if value.ndim == 3 else value.reshape(1, -1, MAX_COLUMNS)
-            levels = (0, nice_top(maps.max()))
+            maps = value if value.ndim == 3 else unit_rows(value)
+            levels = (0, nice_top(np.nanmax(maps)))
             tiles = mosaic(maps, self._columns(len(maps)))
             resized = self._shapes.get(name) != tiles.shape
             self.images[name].setImage(tiles, autoLevels=False, levels=levels)
@@ -144,7 +153,7 @@ class ActivationGrids(QWidget):
         self.zoom.setImage(maps[channel], autoLevels=False, levels=levels)
         set_bar_levels(self.zoom_bar, levels)
         self.zoom_bar.setVisible(True)
-        # Named as its tile's mosaic is ("conv1 + ReLU", not the ReLU's own name).
+        # Named as its tile's mosaic is ("<conv layer> + ReLU", not the ReLU's own name).
         self.zoom_title.setText(f"{self._captions[name]} · channel {channel}: "
                                 f"max {maps[channel].max():.2f}", size="8pt")
         if resized:

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from cnn_core.explain import empty_map_note
 
-from .images import HEAT_COLOUR_MAP, framed, heat_over_digit, image_view, lookup_table
+from ..images import HEAT_COLOUR_MAP, framed, heat_over_digit, image_view, lookup_table
 
 #: How the methods are called on screen.
 METHOD_NAMES = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "hirescam": "HiResCAM",

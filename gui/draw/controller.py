@@ -1,6 +1,8 @@
 """The Draw & Explain controller: from the drawing and the model to what the panels show.
 
-Cheap work runs on the GUI thread as the pen moves: preprocessing and one
+Cheap work runs on the GUI thread as the pen moves: boxing and centring the
+ink (:func:`~cnn_core.preprocessing.normalise_ink`: the canvas's ink is ink on
+zero paper, so no photo or transparency rule is asked) and one
 :meth:`~cnn_core.explain.Explainer.analyse` (prediction, every layer's
 activations, a CAM at every conv layer: about a millisecond).  Pen moves
 are coalesced by a zero-delay single-shot timer, so however fast the mouse
@@ -16,10 +18,11 @@ import logging
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from cnn_core.errors import EmptyImageError
-from cnn_core.explain import EMBEDDING_LAYER, Explainer
-from cnn_core.preprocessing import preprocess
+from cnn_core.explain import Explainer
+from cnn_core.preprocessing import normalise_ink
 
-from .background import BackgroundRunner
+from ..architecture import embedding_layer
+from ..background import BackgroundRunner
 from .cams import METHOD_NAMES
 from .jobs import (MapChoice, WorkerCache, channel_features, dropping_same_contrast, explain_map,
                    strip_scores)
@@ -36,6 +39,8 @@ class DrawController(QObject):
     read_drawing : callable
         ``() -> (Picture or None, ink ndarray)``: the canvas's loaded picture when
         it is all there is, and its ink (see :class:`~gui.draw.canvas.DrawingCanvas`).
+    map_choice : MapChoice
+        The method and layer to explain with at first (the method panel's).
     feature_choice : (str, int)
         The conv layer and channel to visualise at first.
     """
@@ -55,13 +60,13 @@ class DrawController(QObject):
     drawing_present = Signal(bool)
     learning_changed = Signal(object, object)       # pinned digit, [(epoch, map, answer, p)]
 
-    def __init__(self, read_drawing, feature_choice, parent=None):
+    def __init__(self, read_drawing, map_choice, feature_choice, parent=None):
         super().__init__(parent)
         self._read = read_drawing
         self.network = None
-        self._explainer = None
+        self._explainer = self._embedding_layer = None
         self.digit = self.analysis = self.label = None
-        self.choice = MapChoice()
+        self.choice = map_choice
         self.feature_choice = feature_choice
         self.training_state = "idle"
         self._pen_down = False
@@ -93,6 +98,7 @@ class DrawController(QObject):
         """Explain with a frozen copy of the model on show from now on."""
         self.network = network
         self._explainer = Explainer(network)
+        self._embedding_layer = embedding_layer(network)
         self.pinned.set_architecture(network)
         self._timer.start()
         self._request_features()
@@ -158,7 +164,7 @@ class DrawController(QObject):
             return
         picture, ink = self._read()
         try:
-            digit = picture.digit if picture is not None else preprocess(ink)
+            digit = picture.digit if picture is not None else normalise_ink(ink)
         except EmptyImageError:
             self._show_empty()
             return
@@ -170,7 +176,7 @@ class DrawController(QObject):
             self.quick_map.emit(digit, self.analysis.cams[self.choice.layer][1],
                                 self.analysis.target, self.analysis.contrast)
         self._show_pair()
-        self.embedding_features.emit(self.analysis.activations[EMBEDDING_LAYER])
+        self.embedding_features.emit(self.analysis.activations[self._embedding_layer])
         self.label_suggested.emit(self.analysis.predicted if self.label is None else self.label)
         self._request_maps()
 

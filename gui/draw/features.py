@@ -7,8 +7,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
+from ..images import ACTIVATION_COLOUR_MAP, GAP_BACKGROUND, image_view, mosaic
 from ..style import level_bar, muted, nice_top, set_bar_levels
-from .images import ACTIVATION_COLOUR_MAP, GAP_BACKGROUND, image_view, mosaic
 
 TIP = ("<p>Left: the 28×28 input that makes this channel's mean output largest, found by "
        "gradient ascent from noise (with jitter and blur, as in Olah et al. 2017). "

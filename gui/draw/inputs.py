@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtGui import QImage
 
-from cli.image_files import digit_from_image, load_image, load_image_bytes
+from digit_files import digit_from_image, load_image, load_image_bytes
 from cnn_core.data import load_sample
 from cnn_core.errors import ImageError
 

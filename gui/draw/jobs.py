@@ -17,10 +17,11 @@ COSTLY_METHODS = ("integrated-gradients", "occlusion")
 
 @dataclass(frozen=True)
 class MapChoice:
-    """What the method panel asks for; ``target``/``contrast`` None mean predicted/none."""
+    """What the method panel asks for: a method, the conv ``layer`` a CAM is taken at
+    (one of the model's), and ``target``/``contrast`` (None: predicted/none)."""
 
-    method: str = "gradcam"
-    layer: str = "conv4"
+    method: str
+    layer: str
     target: object = None
     contrast: object = None
 

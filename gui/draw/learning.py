@@ -4,9 +4,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from ..images import HEAT_COLOUR_MAP, heat_over_digit, image_view, lookup_table
 from ..style import muted
 from .cams import colour_bar
-from .images import HEAT_COLOUR_MAP, heat_over_digit, image_view, lookup_table
 
 #: The strip keeps the most recent epochs, four to a row; older ones scroll off the top.
 MAX_FRAMES = 16

@@ -6,9 +6,9 @@ from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QVBox
 
 from cnn_core.explain import CAM_METHODS, METHODS, empty_map_note
 
+from ..images import HEAT_COLOUR_MAP, framed, heat_over_digit, image_view, lookup_table
 from ..style import muted
 from .cams import AUC_TIP, METHOD_NAMES, HeatMapRow, colour_bar
-from .images import HEAT_COLOUR_MAP, framed, heat_over_digit, image_view, lookup_table
 from .jobs import COSTLY_METHODS, MapChoice
 
 METHOD_TIPS = {
@@ -75,7 +75,7 @@ class MethodPanel(QWidget):
         self.pair.setVisible(False)
         self.pair.setMinimumHeight(150)
         self._build_layout(view)
-        self.current = MapChoice(layer=self.layer.currentData())
+        self.current = MapChoice(self.method.currentData(), self.layer.currentData())
         self.show_empty()
 
     @staticmethod

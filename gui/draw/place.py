@@ -75,12 +75,14 @@ class DrawExplainPlace(QWidget):
         channels = {name: network.layer(name).out_channels for name in conv_names}
         self._conv_of = conv_sources(network)
         self.canvas = DrawingCanvas()
-        # conv3 to start with: conv1's best input is a flat field, conv3's a stroke pattern.
+        self.method_panel = MethodPanel(conv_names)
+        # The third conv layer to start with (or the last of fewer): the first one's best
+        # input is a flat field, a deeper one's a stroke pattern.
         self.controller = DrawController(lambda: (self.canvas.picture(), self.canvas.ink()),
+                                         self.method_panel.current,
                                          (conv_names[min(2, len(conv_names) - 1)], 0), self)
         self.prediction = PredictionPanel()
         self.cam_strip = CamStrip(conv_names)
-        self.method_panel = MethodPanel(conv_names)
         self.activations = ActivationGrids(shown_layers(network))
         self.features = FeaturePanel(channels)
         self.learning = LearningStrip()

@@ -5,8 +5,8 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from ..images import image_view
 from ..style import style_plot
-from .images import image_view
 
 BAR_COLOUR = "#9fb3c8"
 PREDICTED_COLOUR = "#0072B2"

@@ -5,7 +5,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
                                QVBoxLayout, QWidget)
 
-from .images import digit_pixmap
+from ..images import digit_pixmap
 
 INCLUDE_TIP = ("<p>Add your drawings to the training set of the next run that starts from "
                "scratch (after Reset, or before the first batch). Fixed once a run has begun.</p>")

@@ -8,7 +8,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from ..draw.images import COUNT_COLOUR_MAP, ClickableImage
+from ..images import COUNT_COLOUR_MAP, ClickableImage
 from ..style import style_plot
 
 TIP = ("<p>Rows: the true digit. Columns: the network's answer. Each cell counts the "

@@ -1,5 +1,6 @@
-"""The embedding map: every validation image as a point, where fc1 (after its ReLU)
-puts it, projected on two fixed principal axes; hover a point to see its image.
+"""The embedding map: every validation image as a point, where the layer the network's
+answer is read from (the last dense layer's input) puts it, projected on two fixed
+principal axes; hover a point to see its image.
 """
 import numpy as np
 import pyqtgraph as pg
@@ -7,15 +8,16 @@ from PySide6.QtCore import Slot
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from ..draw.images import digit_colours, digit_pixmap
+from ..images import digit_colours, digit_pixmap
 from ..style import legend_html, style_plot
 
 MARKER_COLOUR = "#ffd400"
 
-TIP = ("<p>Each point is a validation image, placed by the 128 units of fc1 (after ReLU) "
+TIP = ("<p>Each point is a validation image, placed by {units} "
        "projected on two principal axes. The axes were fitted once and are kept, so as "
        "the network trains the points move, not the axes. Hover a point to see its image; "
        "the star is your drawing.</p>")
+TITLE = "Embedding of {layer} (PCA, fixed axes)"
 
 
 class EmbeddingMap(QWidget):
@@ -23,9 +25,10 @@ class EmbeddingMap(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        widget = pg.PlotWidget()
-        widget.setToolTip(TIP)
-        self.plot = style_plot(widget.getPlotItem(), "Embedding of fc1 (PCA, fixed axes)",
+        self.widget = widget = pg.PlotWidget()
+        # Which layer, and how wide, is known once a model is evaluated.
+        widget.setToolTip(TIP.format(units="the units the network's answer is read from"))
+        self.plot = style_plot(widget.getPlotItem(), "Embedding (PCA, fixed axes)",
                                "PC 1", "PC 2")
         colours = digit_colours()
         self.scatters = []
@@ -70,6 +73,9 @@ class EmbeddingMap(QWidget):
         for digit, scatter in enumerate(self.scatters):
             rows = np.flatnonzero(evaluation.labels == digit)
             scatter.setData(pos=evaluation.points[rows], data=rows)
+        self.plot.setTitle(TITLE.format(layer=evaluation.embedded), size="10pt")
+        self.widget.setToolTip(TIP.format(
+            units=f"the {evaluation.features.shape[1]:,} units of {evaluation.embedded}"))
         ratio = evaluation.embedding.explained_variance_ratio_
         self.plot.setLabel("bottom", f"PC 1 ({ratio[0]:.0%} of the variance)")
         self.plot.setLabel("left", f"PC 2 ({ratio[1]:.0%})")

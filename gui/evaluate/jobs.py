@@ -8,6 +8,8 @@ from cnn_core.explain import PCAEmbedding, dense_features
 from cnn_core.metrics import classification_report
 from cnn_core.network import Network
 
+from ..architecture import embedding_caption, embedding_layer
+
 #: Images per step: the progress bar moves and a cancel is heard ten times an evaluation.
 CHUNK = 100
 
@@ -28,7 +30,9 @@ class Evaluation:
         ``precision``, ``recall``, ``f1``, ``support`` per digit.
     accuracy : float
     features : ndarray, float32, (N, F)
-        The dense layer's features (fc1 after its ReLU).
+        The features the last dense layer reads (see :func:`gui.architecture.embedding_layer`).
+    embedded : str
+        Which layer those are, in words (``"fc1 after ReLU"``).
     points : ndarray, float32, (N, 2)
         The features projected on ``embedding``'s fixed axes.
     embedding : cnn_core.explain.PCAEmbedding
@@ -44,6 +48,7 @@ class Evaluation:
     per_class: list
     accuracy: float
     features: np.ndarray
+    embedded: str
     points: np.ndarray
     embedding: object
     seconds: float
@@ -84,12 +89,13 @@ def evaluate(network, description, images, labels, embedding=None, progress=None
     """
     started = time.perf_counter()
     private = network.copy()
+    layer = embedding_layer(network)
     parts, chunk = [], CHUNK
     for start in range(0, len(images), chunk):
         if cancelled is not None and cancelled():
             return None
         batch = images[start:start + chunk]
-        parts.append((private.predict_proba(batch), dense_features(private, batch)))
+        parts.append((private.predict_proba(batch), dense_features(private, batch, layer)))
         if progress is not None:
             progress(start + len(batch), len(images))
     probabilities = np.concatenate([p for p, _ in parts])
@@ -100,5 +106,6 @@ def evaluate(network, description, images, labels, embedding=None, progress=None
         embedding = PCAEmbedding(2).fit(features)
     return Evaluation(description, np.asarray(labels, np.int64), predicted, probabilities,
                       np.array(report["confusion"]), report["per_class"], report["accuracy"],
-                      features, embedding.transform(features), embedding,
+                      features, embedding_caption(network), embedding.transform(features),
+                      embedding,
                       time.perf_counter() - started)

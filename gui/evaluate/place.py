@@ -19,7 +19,7 @@ from cnn_core.data import load_validation
 from cnn_core.errors import UserError
 from cnn_core.metrics import misclassified
 
-from ..draw.background import BackgroundRunner
+from ..background import BackgroundRunner
 from ..style import muted
 from .confusion import ConfusionView
 from .embedding import EmbeddingMap

@@ -5,7 +5,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QListWidg
                                QListWidgetItem, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
-from ..draw.images import digit_pixmap
+from ..images import digit_pixmap
 
 METRIC_TIPS = {
     "precision": "Of the images the network called this digit, the fraction that are.",

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from cli.commands import main
-from cli.image_files import load_image_bytes
+from digit_files import load_image_bytes
 from cnn_core import paths
 from cnn_core.data import IDX_DTYPES, load_sample, read_idx, write_idx
 from cnn_core.errors import DataError, ImageError, ModelFileError

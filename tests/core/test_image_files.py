@@ -1,4 +1,4 @@
-"""Tests for cli.image_files: reading real image files with Pillow, safely."""
+"""Tests for digit_files: reading real image files with Pillow, safely."""
 import io
 import struct
 import subprocess
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cli.image_files import MAX_PIXELS, WORK_SIDE, load_image, load_image_bytes
+from digit_files import MAX_PIXELS, WORK_SIDE, load_image, load_image_bytes
 from cnn_core.errors import ImageError
 from cnn_core.preprocessing import preprocess
 
@@ -173,7 +173,7 @@ def test_huge_png_below_pillows_bomb_limit_is_refused_too(tmp_path):
 def test_refusing_a_huge_png_needs_little_memory(tmp_path):
     path = write_blank_png(tmp_path / "huge.png", 20000, 20000)
     script = textwrap.dedent(f"""
-        from cli.image_files import load_image
+        from digit_files import load_image
         from cnn_core.errors import ImageError
         for name in ({str(path)!r}, {str(write_blank_png(tmp_path / "big.png", 9000, 9000))!r}):
             try:

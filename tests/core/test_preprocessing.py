@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from cli.image_files import load_image
+from digit_files import load_image
 from cnn_core.errors import EmptyImageError, ImageError
 from cnn_core.model_files import load_model
 from cnn_core.paths import SAMPLE_DIR, SHIPPED_MODEL
-from cnn_core.preprocessing import preprocess, resampling_matrix, to_grayscale
+from cnn_core.preprocessing import normalise_ink, preprocess, resampling_matrix, to_grayscale
 
 # A "7" with a crossbar and a "1": polylines in a unit box (row, col).
 SEVEN = [[(0.0, 0.1), (0.0, 0.9), (1.0, 0.35)], [(0.5, 0.35), (0.5, 0.8)]]
@@ -69,6 +69,20 @@ def test_output_is_28x28_float32_in_unit_range():
     assert digit.dtype == np.float32
     assert digit.min() >= 0.0
     assert digit.max() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("top, left", [(12, 40), (67, 40), (40, -8), (40, 87)])
+def test_ink_against_an_edge_is_boxed_and_centred_as_anywhere_else(top, left):
+    # The canvas hands its ink over as it is: a 7 whose pen meets the sheet's
+    # edge is the same 7 (its pen 24 wide, its centre line 12 from the edge).
+    ink = draw(SEVEN, top=top, left=left, size=200, width=24.0)
+    assert min(ink[0].max(), ink[-1].max(), ink[:, 0].max(), ink[:, -1].max()) == 0.0 \
+        and max(ink[0].max(), ink[-1].max(), ink[:, 0].max(), ink[:, -1].max()) == 0.5
+    digit = normalise_ink(ink)
+    assert max(ink_box(digit > 0.1)) == 20
+    assert np.allclose(centre_of_mass(digit), 14.0, atol=0.5)
+    middle = normalise_ink(draw(SEVEN, top=40, left=40, size=200, width=24.0))
+    np.testing.assert_allclose(digit, middle, atol=1e-6)
 
 
 def test_dark_on_light_and_light_on_dark_agree():

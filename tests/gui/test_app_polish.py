@@ -217,7 +217,7 @@ def test_exports_write_valid_png_gif_and_csv(window, qtbot, tmp_path):
 
 def test_gif_frames_carry_a_colour_bar_of_their_map(qapp, tmp_path):
     """Under each animated heat map and kernel grid: its colour map from end to end."""
-    from gui.draw.images import HEAT_COLOUR_MAP, lookup_table
+    from gui.images import HEAT_COLOUR_MAP, lookup_table
     from gui.style import KERNEL_COLOUR_MAP
 
     def frame(name):

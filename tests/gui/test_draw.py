@@ -16,8 +16,8 @@ from PySide6.QtWidgets import QMessageBox
 
 from cnn_core.data import load_sample
 from cnn_core.explain import Explainer
-from cnn_core.preprocessing import preprocess
-from gui.draw.images import HEAT_COLOUR_MAP
+from cnn_core.preprocessing import normalise_ink, preprocess
+from gui.images import HEAT_COLOUR_MAP
 from gui.draw.jobs import MapChoice, explain_map
 
 from .conftest import WAIT_MS
@@ -107,7 +107,7 @@ def test_a_stroke_changes_what_the_network_sees_and_the_prediction(window, qtbot
 def test_default_brush_leaves_as_much_ink_as_mnist(window, qtbot):
     place = open_draw_place(window, qtbot)
     draw_seven(place.canvas)
-    digit = preprocess(place.canvas.ink())
+    digit = normalise_ink(place.canvas.ink())
     validation = load_sample()[1]
     sevens = validation.images[validation.labels == 7] / 255.0
     assert 0.75 < digit.sum() / sevens.sum(axis=(1, 2)).mean() < 1.25
@@ -391,7 +391,7 @@ def test_closing_while_an_explanation_runs_exits_cleanly(window, qtbot):
         result = None
         for _ in range(5):       # integrated gradients, several times over
             result = explain_map(controller._cache, controller.network, controller.digit,
-                                 MapChoice("integrated-gradients"))
+                                 MapChoice("integrated-gradients", controller.choice.layer))
         finished.set()
         return result
 

@@ -1,6 +1,8 @@
 """Read image files (and pasted or dropped image bytes) for the CLI and the GUI.
 
-Pillow does the decoding; the engine never imports it.  What comes back is a
+Both the command line and the app import this module, and it imports neither
+(only the engine and Pillow), so neither depends on the other.  Pillow does
+the decoding; the engine never imports it.  What comes back is a
 float array that :func:`cnn_core.preprocessing.preprocess` accepts as is.
 
 Files from the outside world can be hostile or just huge, so the size is

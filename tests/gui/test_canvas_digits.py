@@ -1,0 +1,150 @@
+"""Digits drawn on the canvas, anywhere on the sheet, read as themselves.
+
+The strokes are polylines as a hand makes them (smooth curves through a few
+knots, a 4 and a 5 in two strokes), put through the canvas widget by mouse
+events, so the canvas renders them as it renders a person's pen.  The canvas's
+ink is ink on zero paper: it must be boxed and centred as it is, never taken
+for a photo because a stroke runs into the sheet's edge (a 7 whose bar lay
+2 % from the top used to read as a 6 or a 0).
+"""
+import math
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+
+import cnn_core.preprocessing as preprocessing
+from cnn_core import paths
+from cnn_core.model_files import load_model
+from cnn_core.preprocessing import normalise_ink
+from gui.draw.canvas import DrawingCanvas
+from gui.draw.controller import DrawController
+from gui.draw.jobs import MapChoice
+
+from .conftest import WAIT_MS
+
+#: The digit's height as a share of the sheet (as people draw: most of it).
+HEIGHT = 0.6
+EDGES = ("top", "bottom", "left", "right")
+#: How far the pen's centre line stays from the edge, as a share of the sheet:
+#: the default pen is 10 % wide, so its ink meets the edge at 5 % and runs off it at 2 %.
+MARGINS = (0.05, 0.02)
+
+
+def smooth(*knots, steps=12):
+    """Points of a Catmull-Rom curve through ``knots`` ``(x, y)``: a hand's path through them."""
+    padded = [knots[0], *knots, knots[-1]]
+    points = [knots[0]]
+    for i in range(1, len(padded) - 2):
+        p0, p1, p2, p3 = (np.array(p, float) for p in padded[i - 1:i + 3])
+        for t in np.linspace(0, 1, steps + 1)[1:]:
+            points.append(tuple(0.5 * (2 * p1 + (p2 - p0) * t
+                                       + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t ** 2
+                                       + (3 * p1 - p0 - 3 * p2 + p3) * t ** 3)))
+    return points
+
+
+def arc(cx, cy, rx, ry, start, end, steps=40):
+    """Points of an elliptic arc; angles in degrees, 0 at the top, clockwise on screen."""
+    return [(cx + rx * math.sin(math.radians(a)), cy - ry * math.cos(math.radians(a)))
+            for a in np.linspace(start, end, steps)]
+
+
+#: Each digit as strokes of ``(x, y)`` points, y down, the digit 1 tall.
+STROKES = {
+    0: [arc(0.33, 0.5, 0.3, 0.5, 10, -355)],
+    1: [smooth((0.42, 0.0), (0.35, 0.5), (0.3, 1.0))],
+    2: [smooth((0.05, 0.22), (0.3, 0.0), (0.6, 0.12), (0.55, 0.4), (0.0, 1.0), (0.35, 0.95),
+               (0.7, 0.97))],
+    3: [smooth((0.05, 0.1), (0.35, 0.0), (0.6, 0.15), (0.45, 0.4), (0.25, 0.47), (0.5, 0.55),
+               (0.65, 0.78), (0.4, 1.0), (0.0, 0.9))],
+    4: [smooth((0.12, 0.0), (0.05, 0.35), (0.02, 0.6)) + smooth((0.02, 0.6), (0.7, 0.58)),
+        smooth((0.55, 0.05), (0.55, 0.5), (0.52, 1.0))],
+    5: [smooth((0.12, 0.0), (0.07, 0.45)) + smooth((0.07, 0.45), (0.35, 0.4), (0.62, 0.6),
+                                                     (0.55, 0.9), (0.3, 1.0), (0.0, 0.9)),
+        smooth((0.12, 0.0), (0.68, 0.0))],
+    6: [smooth((0.55, 0.0), (0.25, 0.25), (0.05, 0.65), (0.2, 0.97), (0.5, 0.95), (0.62, 0.72),
+               (0.4, 0.55), (0.15, 0.62), (0.07, 0.75))],
+    7: [smooth((0.02, 0.02), (0.68, 0.0)) + smooth((0.68, 0.0), (0.45, 0.45), (0.28, 1.0))],
+    8: [smooth((0.6, 0.12), (0.35, 0.0), (0.08, 0.15), (0.2, 0.38), (0.5, 0.58), (0.62, 0.82),
+               (0.35, 1.0), (0.05, 0.82), (0.2, 0.58), (0.5, 0.38), (0.62, 0.2), (0.6, 0.12))],
+    9: [arc(0.33, 0.27, 0.28, 0.27, 90, -265) + smooth((0.61, 0.28), (0.58, 0.65), (0.52, 1.0))],
+}
+
+
+def against_edge(strokes, edge, margin):
+    """``strokes`` scaled to :data:`HEIGHT` of the sheet, centred along ``edge`` and
+    moved against it until the pen's centre line is ``margin`` from it (sheet fractions)."""
+    scaled = [np.array(points) * HEIGHT for points in strokes]
+    every = np.concatenate(scaled)
+    low, high = every.min(axis=0), every.max(axis=0)
+    shift = 0.5 - (low + high) / 2
+    axis = 1 if edge in ("top", "bottom") else 0
+    shift[axis] = margin - low[axis] if edge in ("top", "left") else 1 - margin - high[axis]
+    return [points + shift for points in scaled]
+
+
+def draw(canvas, strokes):
+    """Draw ``strokes`` (sheet fractions) with the mouse, one press to release each."""
+    side = min(canvas.width(), canvas.height())
+    left, top = (canvas.width() - side) // 2, (canvas.height() - side) // 2
+    for points in strokes:
+        pixels = [QPoint(left + round(x * side), top + round(y * side)) for x, y in points]
+        QTest.mousePress(canvas, Qt.MouseButton.LeftButton, pos=pixels[0])
+        for pixel in pixels[1:]:
+            QTest.mouseMove(canvas, pixel)
+        QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=pixels[-1])
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_model(paths.SHIPPED_MODEL)[0]
+
+
+@pytest.fixture
+def canvas(qtbot):
+    """A bare canvas, its sheet 280 pixels square (one pixel per paper unit)."""
+    widget = DrawingCanvas()
+    qtbot.addWidget(widget)
+    widget.resize(282, 282)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+@pytest.mark.parametrize("digit", range(10))
+def test_a_digit_against_any_edge_reads_as_itself(canvas, shipped, digit):
+    read = {}
+    for edge in EDGES:
+        for margin in MARGINS:
+            draw(canvas, against_edge(STROKES[digit], edge, margin))
+            ink = canvas.ink()
+            touches = {"top": ink[0], "bottom": ink[-1], "left": ink[:, 0], "right": ink[:, -1]}
+            assert touches[edge].max() > 0.5, (edge, margin)      # the ink meets that edge
+            read[edge, margin] = int(shipped.predict_proba(normalise_ink(ink)[None, None]).argmax())
+            canvas.clear()
+    assert read == {key: digit for key in read}
+
+
+def test_the_canvas_path_never_asks_the_photo_or_transparency_rules(canvas, shipped, qtbot,
+                                                                    monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the canvas's ink went through the photo or transparency rules")
+    for name in ("preprocess", "to_grayscale", "ink_intensity", "is_photo", "_ink_on_photo",
+                 "_alpha_background"):
+        monkeypatch.setattr(preprocessing, name, refuse)
+    conv_names = shipped.conv_layer_names()
+    controller = DrawController(lambda: (canvas.picture(), canvas.ink()),
+                                MapChoice("gradcam", conv_names[-1]), (conv_names[0], 0))
+    canvas.changed.connect(controller.drawing_changed)
+    canvas.finished.connect(controller.drawing_finished)
+    controller.set_training_state("running")    # no feature visualisation: not under test
+    controller.show_model(shipped, "shipped")
+    try:
+        draw(canvas, against_edge(STROKES[7], "top", 0.02))
+        qtbot.waitUntil(lambda: controller.analysis is not None, timeout=WAIT_MS)
+        np.testing.assert_array_equal(controller.digit, normalise_ink(canvas.ink()))
+        assert controller.analysis.predicted == 7
+    finally:
+        controller.shutdown()
