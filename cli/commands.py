@@ -242,6 +242,17 @@ def _evaluation_data(args):
     return images.astype(np.float32)[:, None] / 255.0, labels
 
 
+def _unsure_flag(network):
+    """The network's unsure flag (:mod:`cnn_core.novelty`), or None with a line on
+    stderr when it cannot be fitted (a diverged model): the answers still come."""
+    from cnn_core.novelty import fit_on_sample
+    try:
+        return fit_on_sample(network)
+    except UserError as exc:
+        print(f"note: no unsure flag: {exc}", file=sys.stderr)
+        return None
+
+
 def cmd_evaluate(args):
     from cnn_core.metrics import classification_report
     from cnn_core.model_files import load_model
@@ -251,12 +262,20 @@ def cmd_evaluate(args):
         images, labels = data
     else:
         images, labels = data.as_float(), data.labels
-    predicted = network.predict_logits(images).argmax(axis=1)
-    report = classification_report(labels, predicted)
+    probabilities = network.predict_proba(images)
+    report = classification_report(labels, probabilities.argmax(axis=1))
+    detector = _unsure_flag(network)
+    report["unsure_rate"] = None if detector is None else float(np.mean(
+        [v.unsure for v in detector.judge(images, probabilities)]))
+    # By default these are the very digits the flag's threshold was set on.
+    report["unsure_calibrated_on_these"] = args.images is None
     if args.json:
         print(json.dumps(report))
         return 0
     print(f"accuracy {report['accuracy']:.2%} on {report['n']} images")
+    if detector is not None:
+        where = " (the digits its threshold was set on)" if args.images is None else ""
+        print(f"unsure on {report['unsure_rate']:.2%} of them{where}")
     print("confusion matrix (rows: true digit, columns: predicted)")
     print("      " + "".join(f"{d:>6}" for d in range(10)))
     for digit, row in enumerate(report["confusion"]):
@@ -275,14 +294,21 @@ def cmd_predict(args):
     with native_stderr_silenced():
         inputs = np.stack([load_digit(path) for path in args.images])[:, None]
     probabilities = network.predict_proba(inputs)
+    detector = _unsure_flag(network)
+    verdicts = detector.judge(inputs, probabilities) if detector is not None \
+        else [None] * len(inputs)
     results = [{"file": str(path), "digit": int(p.argmax()),
-                "probabilities": [round(float(v), 6) for v in p]}
-               for path, p in zip(args.images, probabilities)]
+                "probabilities": [round(float(v), 6) for v in p],
+                "unsure": None if v is None else v.unsure,
+                "novelty": None if v is None else round(v.novelty, 4),
+                "reason": None if v is None else v.reason}
+               for path, p, v in zip(args.images, probabilities, verdicts)]
     if args.json:
         print(json.dumps(results))
     else:
         for r in results:
-            print(f"{r['file']}: {r['digit']} ({r['probabilities'][r['digit']]:.1%})")
+            note = f"  not sure: {r['reason']}" if r["unsure"] else ""
+            print(f"{r['file']}: {r['digit']} ({r['probabilities'][r['digit']]:.1%}){note}")
     return 0
 
 

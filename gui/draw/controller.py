@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from cnn_core.errors import EmptyImageError
 from cnn_core.explain import Explainer
+from cnn_core.novelty import fit_on_sample
 from cnn_core.preprocessing import normalise_ink
 
 from ..architecture import embedding_layer
@@ -46,6 +47,7 @@ class DrawController(QObject):
     """
 
     analysed = Signal(object, object)               # digit (28, 28), Analysis
+    judged = Signal(object)                         # the analysis's novelty Verdict, or None
     emptied = Signal()
     quick_map = Signal(object, object, int, object)  # digit, heatmap, target, contrast
     map_ready = Signal(object)                      # MapResult
@@ -75,7 +77,8 @@ class DrawController(QObject):
         self._timer = QTimer(self, singleShot=True, interval=0)
         self._timer.timeout.connect(self._analyse)
         self._cache = WorkerCache()      # used by the worker thread only
-        self._runner = BackgroundRunner("explain", ("map", "strip", "features"), self)
+        self._detector = None            # the unsure flag of self.network, once fitted
+        self._runner = BackgroundRunner("explain", ("map", "strip", "novelty", "features"), self)
         self._runner.finished.connect(self._on_done)
         self._runner.failed.connect(self._on_failed)
 
@@ -100,6 +103,10 @@ class DrawController(QObject):
         self._explainer = Explainer(network)
         self._embedding_layer = embedding_layer(network)
         self.pinned.set_architecture(network)
+        # The unsure flag belongs to one model: refitted (about a second, so off
+        # this thread) whenever the model on show changes: load, epoch end, reset.
+        self._detector = None
+        self._runner.submit("novelty", functools.partial(_fit_detector, network))
         self._timer.start()
         self._request_features()
 
@@ -171,6 +178,7 @@ class DrawController(QObject):
         self.digit, self.label = digit, picture.label if picture is not None else None
         self.analysis = self._analysis_of(digit)
         self.analysed.emit(digit, self.analysis)
+        self.judged.emit(self._verdict())
         self.drawing_present.emit(True)
         if self.choice.is_cam:
             self.quick_map.emit(digit, self.analysis.cams[self.choice.layer][1],
@@ -190,6 +198,13 @@ class DrawController(QObject):
         if note:
             self.map_status.emit(note)
         return analysis
+
+    def _verdict(self):
+        """The unsure flag's :class:`~cnn_core.novelty.Verdict` on the digit shown, or
+        None while the flag is being fitted."""
+        if self._detector is None:
+            return None
+        return self._detector.judge(self.digit[None, None], self.analysis.probabilities[None])[0]
 
     def _show_pair(self):
         if self.label is None:
@@ -236,7 +251,13 @@ class DrawController(QObject):
                                                           self.network, layer, channel))
 
     def _on_done(self, kind, ticket, result):
-        if kind == "features":
+        if kind == "novelty":
+            network, detector = result
+            if network is self.network:         # not a model since replaced
+                self._detector = detector
+                if self.analysis is not None:
+                    self.judged.emit(self._verdict())
+        elif kind == "features":
             self.features_ready.emit(result)
         elif self.digit is not None:     # maps of a drawing since cleared are dropped
             (self.map_ready if kind == "map" else self.strip_scored).emit(result)
@@ -247,6 +268,8 @@ class DrawController(QObject):
             self.map_status.emit(message.split(": ", 1)[-1])
         elif kind == "features":
             self.features_status.emit(f"feature visualisation failed: {message}")
+        elif kind == "novelty":
+            log.warning("no unsure flag for this model: %s", message)
 
     # --- closing ------------------------------------------------------------------------
 
@@ -255,3 +278,8 @@ class DrawController(QObject):
         self._timer.stop()
         self._explainer = None
         return self._runner.shutdown()
+
+
+def _fit_detector(network):
+    """The worker's job: ``(network, its fitted NoveltyDetector)``."""
+    return network, fit_on_sample(network)

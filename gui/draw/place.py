@@ -194,6 +194,7 @@ class DrawExplainPlace(QWidget):
         # Controller -> panels.
         for slot in (self.prediction.show_analysis, self.cam_strip.show_analysis):
             c.analysed.connect(slot)
+        c.judged.connect(self.prediction.show_verdict)
         c.analysed.connect(lambda digit, analysis: self.activations.show_outputs(
             analysis.activations))
         for slot in (self.prediction.show_empty, self.cam_strip.show_empty,

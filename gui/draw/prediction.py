@@ -5,6 +5,8 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from cnn_core.novelty import CALIBRATION_RATE, NOT_A_DIGIT
+
 from ..images import image_view
 from ..style import style_plot
 
@@ -14,6 +16,19 @@ SEES_TIP = ("<p>The 28×28 picture the network actually gets: your drawing cropp
             "its longer side is 20 pixels and centred on its centre of mass, as MNIST digits "
             "were made. White is ink.</p>")
 EMPTY_TEXT = "Draw a digit"
+NOT_A_DIGIT_TEXT = "Not sure: this may not be a digit"
+NOT_A_DIGIT_TIP = ("<p>The network's best guess is {guess}, but the features its last conv layer "
+                   "finds are unlike those of every digit it learnt (novelty {novelty:.1f}; "
+                   "above 1 is stranger than {typical:.1%} of the validation digits). A high "
+                   "probability alone cannot tell: the ten probabilities always add up to "
+                   "100 %, whatever is drawn.</p>")
+CLOSE_CALL_TIP = ("<p>{first} ({p_first:.0%}) and {second} ({p_second:.0%}) are too close to "
+                  "call: the drawing has something of both.</p>")
+
+
+def with_article(digit):
+    """"a 7", but "an 8"."""
+    return f"an {digit}" if digit == 8 else f"a {digit}"
 
 
 class PredictionPanel(QWidget):
@@ -60,8 +75,28 @@ class PredictionPanel(QWidget):
         brushes = [BAR_COLOUR] * 10
         brushes[analysis.predicted] = PREDICTED_COLOUR
         self.bars.setOpts(height=self.probabilities, brushes=brushes)
-        self.answer.setText(f"It looks like a {analysis.predicted}  "
+        self.answer.setText(f"It looks like {with_article(analysis.predicted)}  "
                             f"({self.probabilities[analysis.predicted]:.1%})")
+        self.answer.setToolTip("")
+
+    @Slot(object)
+    def show_verdict(self, verdict):
+        """Say when the answer shown should not be trusted (a
+        :class:`~cnn_core.novelty.Verdict`; None or a sure one leaves it as it is)."""
+        if verdict is None or not verdict.unsure:
+            return
+        first, second = np.argsort(self.probabilities)[::-1][:2]
+        if verdict.reason == NOT_A_DIGIT:
+            self.answer.setText(NOT_A_DIGIT_TEXT)
+            guess = f"{first} ({self.probabilities[first]:.1%})"
+            self.answer.setToolTip(NOT_A_DIGIT_TIP.format(guess=guess, novelty=verdict.novelty,
+                                                          typical=1 - CALIBRATION_RATE))
+        else:
+            low, high = sorted((first, second))
+            self.answer.setText(f"Not sure: {low} or {high}")
+            self.answer.setToolTip(CLOSE_CALL_TIP.format(
+                first=first, second=second, p_first=self.probabilities[first],
+                p_second=self.probabilities[second]))
 
     @Slot()
     def show_empty(self):
@@ -70,3 +105,4 @@ class PredictionPanel(QWidget):
         self.probabilities = np.zeros(10)
         self.bars.setOpts(height=self.probabilities, brushes=[BAR_COLOUR] * 10)
         self.answer.setText(EMPTY_TEXT)
+        self.answer.setToolTip("")

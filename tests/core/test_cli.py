@@ -45,6 +45,8 @@ def test_evaluate_json_on_the_validation_split():
     assert confusion.shape == (10, 10) and confusion.sum() == 1000
     assert np.trace(confusion) / 1000 == pytest.approx(report["accuracy"])
     assert len(report["per_class"]) == 10 and all("f1" in c for c in report["per_class"])
+    # The unsure flag's threshold was set on these very digits, and the report says so.
+    assert 0 < report["unsure_rate"] <= 0.02 and report["unsure_calibrated_on_these"] is True
 
 
 def test_evaluate_on_given_idx_files(tmp_path):
@@ -53,7 +55,9 @@ def test_evaluate_on_given_idx_files(tmp_path):
     write_idx(tmp_path / "l.gz", val.labels[:50])
     result = run("evaluate", "--images", tmp_path / "i.gz", "--labels", tmp_path / "l.gz", "--json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["n"] == 50
+    report = json.loads(result.stdout)
+    assert report["n"] == 50 and report["unsure_calibrated_on_these"] is False
+    assert 0 <= report["unsure_rate"] <= 0.1
 
 
 def test_predict_reads_image_files_of_either_polarity(tmp_path):
@@ -71,6 +75,38 @@ def test_predict_reads_image_files_of_either_polarity(tmp_path):
     assert [a["file"] for a in answers] == [str(f) for f in files]
     assert sum(a["digit"] == t for a, t in zip(answers, truth)) >= 9
     assert all(abs(sum(a["probabilities"]) - 1) < 1e-4 for a in answers)
+
+
+def test_predict_says_when_it_is_not_sure(tmp_path):
+    """A drawn X is flagged as no digit; a validation digit is not flagged."""
+    from tests.nondigits import draw
+    cross = draw("X", np.random.default_rng(7))                     # ink 1 on paper 0
+    Image.fromarray(np.uint8(255 * (1 - cross))).save(tmp_path / "x.png")
+    _, val = load_sample()
+    Image.fromarray(255 - val.images[0]).save(tmp_path / "digit.png")
+    result = run("predict", "--json", tmp_path / "x.png", tmp_path / "digit.png")
+    assert result.returncode == 0, result.stderr
+    cross_answer, digit_answer = json.loads(result.stdout)
+    assert cross_answer["unsure"] is True and cross_answer["reason"] == "may not be a digit"
+    assert cross_answer["novelty"] > 1
+    assert digit_answer["unsure"] is False and digit_answer["reason"] is None
+    assert digit_answer["novelty"] < 1
+    plain = run("predict", tmp_path / "x.png")
+    assert plain.returncode == 0 and plain.stdout.strip().endswith("not sure: may not be a digit")
+
+
+def test_a_model_the_flag_cannot_model_still_answers(tmp_path):
+    """No hidden layer, so no features to model: the answers come, the flag is null."""
+    from cnn_core.model_files import save_model
+    from cnn_core.network import Network
+    save_model(tmp_path / "linear.npz", Network([
+        {"type": "flatten", "name": "flatten"},
+        {"type": "dense", "name": "out", "in_features": 784, "out_features": 10}], seed=0))
+    result = run("evaluate", "--model", tmp_path / "linear.npz", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["unsure_rate"] is None
+    assert result.stderr.strip() == ("note: no unsure flag: this model has no hidden layer "
+                                     "whose features could be modelled")
 
 
 def test_train_writes_a_loadable_model(tmp_path):

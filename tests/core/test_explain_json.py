@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cli.image_files import load_digit
+from digit_files import load_digit
 from cnn_core import paths
 from cnn_core.data import load_sample
 from cnn_core.explain import (CAM_METHODS, Explainer, integrated_gradients, perturbation_curves,
