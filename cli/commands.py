@@ -243,9 +243,9 @@ def _evaluation_data(args):
 
 
 def _unsure_flag(network):
-    """The network's unsure flag (:mod:`cnn_core.novelty`), or None with a line on
+    """The network's unsure flag (:mod:`cnn_core.explain.novelty`), or None with a line on
     stderr when it cannot be fitted (a diverged model): the answers still come."""
-    from cnn_core.novelty import fit_on_sample
+    from cnn_core.explain.novelty import fit_on_sample
     try:
         return fit_on_sample(network)
     except UserError as exc:

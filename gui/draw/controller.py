@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from cnn_core.errors import EmptyImageError
 from cnn_core.explain import Explainer
-from cnn_core.novelty import fit_on_sample
+from cnn_core.explain.novelty import fit_on_sample
 from cnn_core.preprocessing import normalise_ink
 
 from ..architecture import embedding_layer
@@ -200,7 +200,7 @@ class DrawController(QObject):
         return analysis
 
     def _verdict(self):
-        """The unsure flag's :class:`~cnn_core.novelty.Verdict` on the digit shown, or
+        """The unsure flag's :class:`~cnn_core.explain.novelty.Verdict` on the digit shown, or
         None while the flag is being fitted."""
         if self._detector is None:
             return None

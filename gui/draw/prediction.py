@@ -5,7 +5,7 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from cnn_core.novelty import CALIBRATION_RATE, NOT_A_DIGIT
+from cnn_core.explain.novelty import CALIBRATION_RATE, NOT_A_DIGIT
 
 from ..images import image_view
 from ..style import style_plot
@@ -82,7 +82,7 @@ class PredictionPanel(QWidget):
     @Slot(object)
     def show_verdict(self, verdict):
         """Say when the answer shown should not be trusted (a
-        :class:`~cnn_core.novelty.Verdict`; None or a sure one leaves it as it is)."""
+        :class:`~cnn_core.explain.novelty.Verdict`; None or a sure one leaves it as it is)."""
         if verdict is None or not verdict.unsure:
             return
         first, second = np.argsort(self.probabilities)[::-1][:2]

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
-from cnn_core import novelty
+from cnn_core.explain import novelty
 from cnn_core.data import load_sample, stratified_split
 from cnn_core.errors import ConfigError
 from cnn_core.explain.passes import forward_to, layer_index
 from cnn_core.model_files import load_model
 from cnn_core.network import Network, default_architecture
-from cnn_core.novelty import NoveltyDetector, Verdict, close_calls, feature_layer, layer_features
+from cnn_core.explain.novelty import NoveltyDetector, Verdict, close_calls, feature_layer, layer_features
 from cnn_core.paths import SHIPPED_MODEL
 from cnn_core.preprocessing import preprocess
 from tests.nondigits import draw, nondigits

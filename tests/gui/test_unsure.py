@@ -2,7 +2,7 @@
 import numpy as np
 
 from cnn_core.explain import Analysis
-from cnn_core.novelty import Verdict
+from cnn_core.explain.novelty import Verdict
 from gui.draw.prediction import PredictionPanel, with_article
 
 from .conftest import WAIT_MS

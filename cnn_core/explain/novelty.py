@@ -36,10 +36,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import load_sample
-from .errors import ConfigError
-from .explain.embedding import dense_features
-from .network import NUM_CLASSES
+from ..data import load_sample
+from ..errors import ConfigError
+from ..network import NUM_CLASSES
+from .embedding import dense_features
 
 #: Share of the calibration digits flagged, by either rule.  Below the 2 %
 #: promised for digits in general: a threshold set on 1,000 digits flags
