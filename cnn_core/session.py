@@ -121,8 +121,7 @@ class TrainingSession:
     def model_record(self):
         """The live model as a :class:`ModelRecord` (copies its weights).
 
-        Call it from the loop thread, or while no batch is in flight (a pause, idle):
-        the weights are read as they are.
+        Call it from the loop thread during a batch, or inside :meth:`holding`.
         """
         trainer = self.trainer
         if trainer is None:
@@ -244,7 +243,7 @@ class TrainingSession:
         self._take()
         self._control, self._stop_run = control, False
         inner = control.before_wait
-        control.before_wait = self._owning(before_wait) if before_wait else inner
+        control.before_wait = self._holding_during(before_wait) if before_wait else inner
         try:
             trainer = self._trainer_for(dataclasses.replace(config))
 
@@ -261,12 +260,19 @@ class TrainingSession:
             self._control = None
             self._release()
 
-    def _owning(self, callback):
-        """``callback`` run with the state owned, though the loop has handed it back."""
-        def owned():
+    def holding(self):
+        """A context manager during which no change applies (they wait for its end).
+
+        For reading the live network from the loop's thread outside a batch (a pause,
+        the end of a run), or from another thread while no run is under way.
+        """
+        return self._lock
+
+    def _holding_during(self, callback):
+        def held():
             with self._lock:
                 callback()
-        return owned
+        return held
 
     def _trainer_for(self, config):
         """Reuse the trainer while the data-defining settings stay the same."""

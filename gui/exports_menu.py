@@ -38,7 +38,7 @@ class ExportCommands:
         if len(c.snapshots) < 2:
             return self._nothing("Train at least one epoch first: the GIF shows the kernels "
                                  "changing from epoch to epoch.")
-        names = c.current_model()[0].conv_layer_names()
+        names = c.current_model().conv_layer_names()
         return self._export(path, "kernels.gif", "GIF images (*.gif)",
                             lambda p: export.kernels_gif(c.snapshots, names, p))
 

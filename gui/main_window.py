@@ -279,8 +279,7 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
         except ModelFileError as exc:
             self.show_message(QMessageBox.Icon.Warning, "Cannot open the model", str(exc))
             return False
-        shown = self.controller.current_model()[0].architecture
-        if network.architecture != shown:
+        if network.architecture != self.controller.current_model().layer_specs():
             # The panels are built for the layers of the network on show.
             layers = ", ".join(spec.get("name", "?") for spec in network.architecture)
             self.show_message(QMessageBox.Icon.Warning, "Cannot open the model",
@@ -308,13 +307,13 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
                                                   "Models (*.npz)")
             if not path:
                 return False
-        network, description = self.controller.current_model()
+        model = self.controller.current_model()
         try:
-            save_model(path, network, self.controller.metadata())
+            save_model(path, model.network(), self.controller.metadata())
         except ModelFileError as exc:
             self.show_message(QMessageBox.Icon.Warning, "Cannot save the model", str(exc))
             return False
-        self.statusBar().showMessage(f"Saved the model ({description}) to {path}", 5000)
+        self.statusBar().showMessage(f"Saved the model ({model.description}) to {path}", 5000)
         self._remember(path)
         return True
 
@@ -365,8 +364,8 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
         self._session = description
         self.statusBar().showMessage(f"Weights: {description}", 5000)
 
-    def _on_model(self, network, description):
-        self.train_page.show_model_info(self._session, description)
+    def _on_model(self, model):
+        self.train_page.show_model_info(self._session, model.description)
 
     def _on_batches(self, chunk):
         if self.controller.state == "paused":   # the batch in flight when Pause was pressed

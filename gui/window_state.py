@@ -146,7 +146,7 @@ class WindowState:
 
     def _on_epoch(self, summary):
         """Autosave the model at the end of every epoch; an unwritable folder is only said."""
-        problem = autosave(summary.state, self.controller.current_model()[0].architecture,
+        problem = autosave(summary.state, self.controller.current_model().layer_specs(),
                            self.controller.metadata())
         self._autosave_note = (f"could not autosave: {problem}" if problem else
                                f"autosaved epoch {summary.record.epoch} to {autosave_path()}")

@@ -125,10 +125,11 @@ class EvaluatePlace(QWidget):
 
     # --- slots for the main window ------------------------------------------------------
 
-    @Slot(object, str)
-    def show_model(self, network, description):
-        """The model on show changed; evaluate it unless training is running."""
-        self.network, self.description = network, description
+    @Slot(object)
+    def show_model(self, model):
+        """The model on show changed (a :class:`~cnn_core.model_record.ModelRecord`);
+        evaluate it unless training is running."""
+        self.network, self.description = model.network(), model.description
         if self.training_state != "running":
             self.refresh()
 

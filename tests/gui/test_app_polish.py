@@ -39,8 +39,9 @@ def new_window(qtbot, **kwargs):
     return win
 
 
-def weights(network):
-    return {name: np.asarray(value, np.float32) for name, value in network.named_params()}
+def weights(model):
+    """A Network's or a ModelRecord's weights as float32 arrays."""
+    return {name: np.asarray(value, np.float32) for name, value in model.state_dict().items()}
 
 
 def status(win):
@@ -103,11 +104,11 @@ def test_every_epoch_is_autosaved_and_a_new_start_offers_it(window, qtbot):
     # The first window never closed: as after a crash, the next start offers the autosave.
     again = new_window(qtbot)
     assert again.restore_offer is not None and again.restore_offer.isVisible()
-    assert not np.allclose(weights(again.controller.current_model()[0])["conv1.weight"],
+    assert not np.allclose(weights(again.controller.current_model())["conv1.weight"],
                            weights(saved)["conv1.weight"])
     again.restore_offer.buttons["restore_autosave"].click()
     assert not again.restore_offer.isVisible()
-    restored = weights(again.controller.current_model()[0])
+    restored = weights(again.controller.current_model())
     for name, value in weights(saved).items():
         np.testing.assert_array_equal(restored[name], value)
     assert str(autosave_path()) not in recent_files(again.settings)
