@@ -178,7 +178,7 @@ def test_older_epochs_leave_memory_yet_timeline_pin_gif_and_rewind_have_them(win
     window.train_page.timeline.slider.setValue(1)
     shown = window.controller.current_model().state_dict()
     assert all(shown[k].tobytes() == v.tobytes() for k, v in at_end[1].items())
-    assert window.export_kernels_gif(str(tmp_path / "kernels.gif"))
+    assert window.exports.export_kernels_gif(str(tmp_path / "kernels.gif"))
     with Image.open(tmp_path / "kernels.gif") as image:
         assert image.n_frames == 5
     place = open_draw_place(window, qtbot)
