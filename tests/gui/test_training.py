@@ -152,8 +152,15 @@ def test_start_after_the_last_epoch_says_how_to_go_on(window, qtbot):
 
 
 def test_older_epochs_leave_memory_yet_timeline_pin_gif_and_rewind_have_them(window, qtbot,
-                                                                            tmp_path):
+                                                                            tmp_path, monkeypatch):
+    import tempfile
+
     from PIL import Image
+
+    from cnn_core.snapshots import PREFIX
+    spill_parent = tmp_path / "tmp"
+    spill_parent.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill_parent))   # the store's folder goes here
 
     from .conftest import set_fields
     from .test_draw import draw_seven, open_draw_place, wait_analysed
@@ -168,6 +175,9 @@ def test_older_epochs_leave_memory_yet_timeline_pin_gif_and_rewind_have_them(win
     wait_idle(qtbot, window)
     store = window.controller.snapshots
     assert store.in_memory == [0, 3, 4] and store.on_disk == [1, 2]
+    # One store for the whole app: the trainer's is the controller's, one spill folder.
+    assert trainer_of(window).snapshots is store
+    assert len(list(spill_parent.glob(f"{PREFIX}*"))) == 1
 
     def kept():
         gc.collect()
