@@ -90,13 +90,13 @@ class TrainingSession:
         self.on_rewound = self.on_reset = None
         self.snapshots = SnapshotStore()
         self.config = TrainConfig()     # the settings of the latest run, live changes included
+        self.extra_training = None      # images besides the data set; kept across resets
         self._start(network, description)
 
     def _start(self, network, description):
         self.network, self.description = network, description
         self.trainer = None
         self._trainer_key = None
-        self.extra_training = None
         self.batch_history = []         # BatchRecord per trained batch
         self.snapshots.clear()          # the epochs of the session that ends here
         self.snapshots[0] = network.state_dict()
@@ -174,7 +174,8 @@ class TrainingSession:
         return self._change(lambda: self._rewind(epoch))
 
     def reset(self, network, description):
-        """Start a new session from ``network``: epochs, history and settings are forgotten.
+        """Start a new session from ``network``: its trainer, epochs and history are
+        forgotten (the settings and the extra training images are kept).
 
         A run under way ends before its next batch (status ``stopped``).
         """

@@ -3,6 +3,7 @@ one snapshot store, and changes from another thread applied between batches."""
 import dataclasses
 import tempfile
 import threading
+import types
 
 import numpy as np
 import pytest
@@ -218,3 +219,28 @@ def test_data_settings_are_fixed_once_the_run_has_begun(tiny_data):
         session.run(config(epochs=2, batch_size=16))
     with pytest.raises(ConfigError, match="cannot change during a run"):
         session.set_live(batch_size=16)
+
+
+def test_a_reset_asked_for_during_a_batch_ends_the_run_after_it(tiny_data):
+    session = make_session(tiny_data)
+    answers, fresh = [], Network(seed=9)
+
+    def on_batch(record):
+        if record.step == 2:            # on the loop's thread, inside the batch's reports
+            answers.append(session.reset(fresh, "random weights (seed 9)"))
+    result = session.run(config(), TrainingControl(), on_batch=on_batch)
+    assert answers == [False] and result.status == "stopped"
+    assert session.network is fresh and session.trainer is None and session.batch_history == []
+
+
+def test_extra_images_join_the_next_fresh_trainer_and_outlive_a_reset(tiny_data):
+    train, _ = tiny_data
+    # As the draw place sends it: float images (N, 1, 28, 28) and their labels.
+    extra = types.SimpleNamespace(images=train.as_float()[:32], labels=train.labels[:32])
+    session = make_session(tiny_data)
+    session.set_extra_training(extra)
+    session.run(config(epochs=1))
+    assert len(session.trainer.train_labels) == 128 + 32
+    assert session.trainer.batches_per_epoch == BATCHES + 1
+    session.reset(Network(seed=1), "random weights (seed 1)")
+    assert session.extra_training is extra
