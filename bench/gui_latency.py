@@ -28,7 +28,7 @@ from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 PROBE_MS = 10
-REPORTS = ("batches_trained", "kernels_changed", "model_copied", "epoch_finished")
+REPORTS = ("batches_trained", "kernels_changed", "model_changed", "epoch_finished")
 
 
 class Probe:
@@ -46,7 +46,7 @@ class Probe:
         controller.batches_trained.connect(self._handled)
         controller.kernels_changed.connect(self._handled)
         controller.epoch_finished.connect(self._handled)
-        worker.model_copied.connect(self._handled)
+        worker.model_changed.connect(self._handled)
 
     def _sent(self, *args):
         self.sent += 1     # an int add under the GIL: safe from another thread

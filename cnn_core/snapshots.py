@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import weakref
 from collections.abc import Mapping
 from pathlib import Path
@@ -70,7 +71,9 @@ class SnapshotStore(Mapping):
 
     Stored arrays are made read-only and shared, not copied.  A spilled epoch
     is read back from disk on every access, as a new dict of read-only arrays,
-    so the caller decides how long it lives.  One thread owns a store.
+    so the caller decides how long it lives.  Every method holds the store's
+    lock, so the training thread may add or truncate epochs while the GUI thread
+    reads one (a :class:`~cnn_core.session.TrainingSession` has one store for both).
 
     Parameters
     ----------
@@ -91,43 +94,52 @@ class SnapshotStore(Mapping):
         self._folder = None         # made on the first spill, so short runs never touch disk
         self._remove_folder = None
         self._disk_failed = False
+        # Reentrant: truncate iterates the store under the lock it already holds.
+        self._lock = threading.RLock()
 
     # --- the mapping ------------------------------------------------------------------
 
     def __getitem__(self, epoch):
-        if epoch in self._memory:
-            return self._memory[epoch]
-        if epoch in self._on_disk:
-            return self._load(epoch)
+        with self._lock:
+            if epoch in self._memory:
+                return self._memory[epoch]
+            if epoch in self._on_disk:
+                return self._load(epoch)
         raise KeyError(epoch)
 
     def __contains__(self, epoch):
         # Mapping's default would read a spilled epoch from disk just to answer.
-        return epoch in self._memory or epoch in self._on_disk
+        with self._lock:
+            return epoch in self._memory or epoch in self._on_disk
 
     def __iter__(self):
-        return iter(sorted([*self._memory, *self._on_disk]))
+        with self._lock:
+            return iter(sorted([*self._memory, *self._on_disk]))
 
     def __len__(self):
-        return len(self._memory) + len(self._on_disk)
+        with self._lock:
+            return len(self._memory) + len(self._on_disk)
 
     def __setitem__(self, epoch, state):
         """Keep ``state`` (a ``state_dict``; its arrays become read-only) as ``epoch``."""
-        self._forget(epoch)
-        self._memory[epoch] = read_only(dict(state))
-        self._spill_old()
+        with self._lock:
+            self._forget(epoch)
+            self._memory[epoch] = read_only(dict(state))
+            self._spill_old()
 
     # --- what a store adds to a dict -------------------------------------------------------
 
     @property
     def in_memory(self):
         """The epochs held in memory, sorted."""
-        return sorted(self._memory)
+        with self._lock:
+            return sorted(self._memory)
 
     @property
     def on_disk(self):
         """The epochs spilled to disk, sorted."""
-        return sorted(self._on_disk)
+        with self._lock:
+            return sorted(self._on_disk)
 
     @property
     def folder(self):
@@ -136,16 +148,18 @@ class SnapshotStore(Mapping):
 
     def truncate(self, epoch):
         """Forget the epochs after ``epoch`` (a rewind)."""
-        for later in [e for e in self if e > epoch]:
-            self._forget(later)
+        with self._lock:
+            for later in [e for e in self if e > epoch]:
+                self._forget(later)
 
     def clear(self):
         """Forget every epoch and remove the folder (a new one is made when needed)."""
-        self._memory.clear()
-        self._on_disk.clear()
-        if self._remove_folder is not None:
-            self._remove_folder()
-        self._folder = self._remove_folder = None
+        with self._lock:
+            self._memory.clear()
+            self._on_disk.clear()
+            if self._remove_folder is not None:
+                self._remove_folder()
+            self._folder = self._remove_folder = None
 
     # --- disk -------------------------------------------------------------------------
 

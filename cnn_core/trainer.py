@@ -80,7 +80,11 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class BatchRecord:
-    """What one batch did. ``epoch`` and ``batch`` count from 1."""
+    """What one batch did. ``epoch`` and ``batch`` count from 1.
+
+    ``lr`` and ``momentum`` are the ones this batch's update used, so a change made
+    mid-run shows at the batch where it took effect.
+    """
 
     epoch: int
     batch: int
@@ -89,6 +93,7 @@ class BatchRecord:
     loss: float
     accuracy: float
     lr: float
+    momentum: float
     grad_norms: dict
     dead_relu: dict
     seconds: float
@@ -151,10 +156,14 @@ class Trainer:
         Threads to split each batch over (default: see
         :func:`~cnn_core.parallel.default_workers`).  The GUI uses one fewer
         than the cores, to keep a core for itself.
+    snapshots : SnapshotStore or None
+        Where to keep the epoch snapshots (default: a store of its own).  A given
+        store (a :class:`~cnn_core.session.TrainingSession`'s) forgets its epochs
+        after 0, and its epoch 0 becomes the network's weights.
     """
 
     def __init__(self, network, train_images, train_labels, val_images, val_labels,
-                 config=None, track_health=False, workers=None):
+                 config=None, track_health=False, workers=None, snapshots=None):
         self.config = config or TrainConfig()
         self.config.validate(len(train_labels))
         self.network = network
@@ -168,7 +177,8 @@ class Trainer:
         self._augment_rng = np.random.default_rng([self.config.seed, 2])
         self.history = []                       # EpochRecord per finished epoch
         # Epoch -> read-only state_dict; the store spills older epochs to disk.
-        self.snapshots = SnapshotStore()
+        self.snapshots = SnapshotStore() if snapshots is None else snapshots
+        self.snapshots.truncate(0)
         self.snapshots[0] = network.state_dict()
         self.epoch = 0                          # finished epochs
         self.batch = 0                          # finished batches in the current epoch
@@ -203,22 +213,26 @@ class Trainer:
             return self._run(control, on_batch, on_epoch)
 
     def _run(self, control, on_batch, on_epoch):
+        # The position is read again after every wait: whoever the control lets act
+        # while it waits (a TrainingSession) may rewind the run or change its epochs.
         while self.epoch < self.config.epochs:
+            if not control.wait_for_batch():
+                return self._result("stopped", f"stopped at epoch {self.epoch + 1} "
+                                               f"batch {self.batch}")
+            if self.epoch >= self.config.epochs:
+                break
             if self._order is None:
                 self._order = self._shuffle_rng.permutation(len(self.train_labels))
-            while self.batch < self.batches_per_epoch:
-                if not control.wait_for_batch():
-                    return self._result("stopped", f"stopped at epoch {self.epoch + 1} "
-                                                   f"batch {self.batch}")
-                record = self._train_batch()
-                if record is None:
-                    return self._result("diverged", self._divergence)
-                if on_batch:
-                    on_batch(record)
-            epoch_record = self._finish_epoch()
-            control.epoch_finished()
-            if on_epoch:
-                on_epoch(epoch_record)
+            record = self._train_batch()
+            if record is None:
+                return self._result("diverged", self._divergence)
+            if on_batch:
+                on_batch(record)
+            if self.batch == self.batches_per_epoch:
+                epoch_record = self._finish_epoch()
+                control.epoch_finished()
+                if on_epoch:
+                    on_epoch(epoch_record)
         return self._result("finished", f"finished {self.epoch} epochs")
 
     def _result(self, status, message):
@@ -248,7 +262,8 @@ class Trainer:
         if not all(math.isfinite(n) for n in grad_norms.values()):
             self._roll_back("the gradients became infinite")
             return None
-        self.optimizer.lr, self.optimizer.momentum = lr, self.config.momentum
+        momentum = self.config.momentum
+        self.optimizer.lr, self.optimizer.momentum = lr, momentum
         self.optimizer.weight_decay = self.config.weight_decay
         self.optimizer.step(self._parallel.executor)
         if not all(np.isfinite(value).all() for _, value in self.network.named_params()):
@@ -263,7 +278,7 @@ class Trainer:
         sums[1] += correct
         sums[2] += seconds
         return BatchRecord(self.epoch + 1, self.batch, self.batches_per_epoch, self.step_count,
-                           loss, correct / len(labels), lr, grad_norms, dead, seconds)
+                           loss, correct / len(labels), lr, momentum, grad_norms, dead, seconds)
 
     def _roll_back(self, reason):
         """Say where and why the run diverged, then go back to the last finished epoch.

@@ -30,7 +30,7 @@ def embedding_caption(network):
     return name
 
 
-def panel_layout(network):
+def panel_layout(architecture):
     """What the window's panels are built for when it opens: every layer's kind and
     name, and each conv layer's channel count (a mosaic, a kernel grid, a CAM and a
     channel range per conv layer; a curve or bar per named layer).
@@ -38,10 +38,15 @@ def panel_layout(network):
     Dense widths are not in it: the panels size dense units from each pass, so a
     model that differs from the one on show only in those can be shown as well.
 
+    Parameters
+    ----------
+    architecture : sequence of dict
+        Layer specs (``Network.architecture``, ``ModelRecord.layer_specs()``).
+
     Returns
     -------
     list of (str, str, int or None)
         ``(type, name, out_channels)`` per layer, ``None`` but for conv layers.
     """
     return [(spec["type"], spec["name"], spec["out_channels"] if spec["type"] == "conv" else None)
-            for spec in network.architecture]
+            for spec in architecture]

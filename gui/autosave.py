@@ -88,3 +88,65 @@ def restorable_autosave(settings):
     except (TypeError, ValueError):
         clean_exit = 0.0
     return path if modified > clean_exit else None
+
+
+class Autosaver:
+    """Autosave at every epoch's end, and the offer to restore the last one after a crash.
+
+    An object the main window holds (``window.autosaver``).
+
+    Parameters
+    ----------
+    settings : QSettings
+    controller : TrainingController
+        The architecture and metadata of the model on show.
+    add_notice : callable
+        ``add_notice(text, buttons) -> NoticeBar`` puts a notice above the places.
+    open_file : callable
+        ``open_file(path, remember=False) -> bool`` opens a model file.
+    status : callable
+        ``status(text, milliseconds)`` shows a line in the status bar.
+
+    Attributes
+    ----------
+    note : str or None
+        What the last autosave did (or why it could not), until :meth:`take_note`.
+    offer : NoticeBar or None
+        The restore offer, when one was made.
+    """
+
+    def __init__(self, settings, controller, add_notice, open_file, status):
+        self._settings, self._controller = settings, controller
+        self._add_notice, self._open_file, self._status = add_notice, open_file, status
+        self.note = self.offer = None
+
+    def offer_restore(self):
+        """Offer the autosave left by a session that did not end cleanly, if there is one."""
+        path = restorable_autosave(self._settings)
+        if path is not None:
+            self.offer = self._add_notice(
+                f"The last session did not end cleanly. Restore the model autosaved at the end "
+                f"of its last epoch ({path})?",
+                [("restore_autosave", "Restore", lambda: self.restore(path)),
+                 ("discard_autosave", "Discard", lambda: None)])
+
+    def restore(self, path):
+        """Open the autosave as the current model (True when it could be read)."""
+        if self._open_file(path, remember=False):
+            self._status(f"Restored the autosave {path}", 10000)
+            return True
+        return False
+
+    def save_epoch(self, summary):
+        """Autosave the weights of a finished epoch (an EpochSummary); a folder that
+        cannot be written is only said."""
+        problem = autosave(summary.state, self._controller.current_model().layer_specs(),
+                           self._controller.metadata())
+        self.note = (f"could not autosave: {problem}" if problem else
+                     f"autosaved epoch {summary.record.epoch} to {autosave_path()}")
+        self._status(f"Epoch {summary.record.epoch} done; {self.note}", 10000)
+
+    def take_note(self):
+        """The note of the last autosave, forgotten once taken (a run's end says it)."""
+        note, self.note = self.note, None
+        return note

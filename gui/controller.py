@@ -1,12 +1,13 @@
-"""The training controller: the GUI thread's side of the training worker.
+"""The training controller: a thin Qt adapter over :class:`cnn_core.session.TrainingSession`.
 
-It owns the worker thread, the current :class:`TrainingControl`, the
-session's settings and the GUI's own store of the epoch snapshots (for the
-timeline, the kernels GIF and the pinned drawing; older epochs wait on disk).
-Panels never call it or the worker: the main window connects the buttons to
-its methods and its signals to the panels' slots.
+The session (engine, no Qt) holds the trainer, the one snapshot store, the
+history and the model on show; the controller owns the worker thread and the
+current :class:`TrainingControl`, forwards the session's records as signals,
+and keeps only what is the GUI's own: the run state, the timeline's position
+and the last records it forwarded.  Panels never call it or the worker: the
+main window connects the buttons to its methods and its signals to the
+panels' slots.
 """
-import dataclasses
 import logging
 import time
 
@@ -14,20 +15,16 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from cnn_core.control import TrainingControl
 from cnn_core.network import Network
-from cnn_core.snapshots import SnapshotStore
-from cnn_core.trainer import TrainConfig
+from cnn_core.session import TrainingSession
 
 from .records import kernel_frame
-from .training_worker import TrainingWorker
+from .training_worker import TrainingWorker, training_threads
 
 log = logging.getLogger(__name__)
 
-# Settings the engine reads at every step, so they may change while training runs.
-LIVE_SETTINGS = ("lr", "momentum", "weight_decay", "augment")
-
 
 class TrainingController(QObject):
-    """Start, steer and stop training; keep the epoch snapshots; say what changed.
+    """Start, steer and stop training; say what changed.
 
     Parameters
     ----------
@@ -42,7 +39,7 @@ class TrainingController(QObject):
     session_started(str) : new weights (Reset, Open): panels clear their history.
     batches_trained(BatchChunk), epoch_finished(EpochSummary), run_ended(RunEnded)
     kernels_changed(KernelFrame) : the kernels of the model on show (live or timeline).
-    model_changed(object, str) : a frozen copy of the model on show and what it is;
+    model_changed(ModelRecord) : the model on show (immutable: keep it, share it);
         throttled to about once a second while training.
     timeline_changed(int, int) : ``(viewed epoch, latest epoch)``; viewed == latest is live.
     rewound(int) : history after this epoch is gone.
@@ -55,43 +52,38 @@ class TrainingController(QObject):
     epoch_finished = Signal(object)
     run_ended = Signal(object)
     kernels_changed = Signal(object)
-    model_changed = Signal(object, str)
+    model_changed = Signal(object)
     timeline_changed = Signal(int, int)
     rewound = Signal(int)
     locked_changed = Signal(bool)
 
     # Queued into the worker's thread; used only while the worker is idle.
     _run_requested = Signal(object, object)
-    _network_replaced = Signal(object)
-    _rewind_requested = Signal(int)
 
     def __init__(self, network, description, parent=None):
         super().__init__(parent)
         self.state = "idle"
         self.control = None
         self.worker_waiting = False
-        self.config = TrainConfig()
-        self._extra_training = None
         self._rewind_pending = None     # epoch a stopping run goes back to once it ends
-        # One store for the controller's life; the draw place reads the same one.
-        self.snapshots = SnapshotStore()
+        # The one session for the controller's life; the draw place reads its snapshots.
+        self.session = TrainingSession(network.copy(), description,
+                                       workers=training_threads(), track_health=True)
         self._thread = QThread()
         self._thread.setObjectName("training")
-        self._worker = TrainingWorker(network.copy())
+        self._worker = TrainingWorker(self.session)
         self._worker.moveToThread(self._thread)
         self._connect_worker()
         self._thread.start()
-        self._begin_session(network, description)
+        self._begin_session(description)
 
     def _connect_worker(self):
         worker = self._worker
         self._run_requested.connect(worker.run)
-        self._network_replaced.connect(worker.replace_network)
-        self._rewind_requested.connect(worker.rewind)
         worker.batches_trained.connect(self._on_batches)
         worker.epoch_finished.connect(self._on_epoch)
         worker.kernels_changed.connect(self._on_kernels)
-        worker.model_copied.connect(self._on_model)
+        worker.model_changed.connect(self._on_model)
         worker.waiting.connect(self._on_waiting)
         worker.rewound.connect(self._on_rewound)
         worker.run_ended.connect(self._on_run_ended)
@@ -100,30 +92,37 @@ class TrainingController(QObject):
     # --- what the panels may ask about ------------------------------------------------
 
     @property
+    def snapshots(self):
+        """The session's epoch -> read-only ``state_dict`` store (the only one)."""
+        return self.session.snapshots
+
+    @property
+    def history(self):
+        """The EpochRecord of every finished epoch of the session."""
+        return self.session.epoch_history
+
+    @property
+    def config(self):
+        """The settings of the latest run, live changes included (a copy of the caller's)."""
+        return self.session.config
+
+    @property
     def latest_epoch(self):
-        """The last finished epoch of the session (0 before any)."""
-        return max(self.snapshots)
+        """The last finished epoch the panels have been told of (0 before any)."""
+        return self._latest
 
     @property
     def locked(self):
         """Whether the run has begun, so its data-defining settings are fixed."""
         return self._locked
 
-    @property
-    def viewed_epoch(self):
-        """The epoch the timeline shows; ``None`` when it follows the live model."""
-        return self._viewed
-
     def current_model(self):
-        """The model on show (live, or the timeline's epoch) as ``(network, description)``."""
+        """The model on show (live, or the timeline's epoch), a :class:`ModelRecord`."""
         return self._viewed_model if self._viewed is not None else self._live_model
 
     def metadata(self):
         """Training settings and history up to the model on show, for the model file."""
-        last = self._viewed if self._viewed is not None else self.latest_epoch
-        history = [dataclasses.asdict(r) for r in self.history if r.epoch <= last]
-        return {"training": dataclasses.asdict(self.config), "history": history,
-                "val_accuracy": history[-1]["val_accuracy"] if history else None}
+        return self.session.metadata(up_to=self._timeline_position())
 
     # --- commands (GUI thread) --------------------------------------------------------
 
@@ -156,12 +155,9 @@ class TrainingController(QObject):
             self._set_state("stopping")
 
     def set_live(self, **settings):
-        """Change settings the engine reads at every step (``lr``, ``momentum``, ...)."""
-        for name, value in settings.items():
-            if name not in LIVE_SETTINGS:
-                raise ValueError(f"{name} cannot change during a run")
-            # A plain attribute store: the trainer reads it before its next step.
-            setattr(self.config, name, value)
+        """Change settings the engine reads at every batch (``lr``, ``momentum``, ...);
+        the session applies them between batches."""
+        self.session.set_live(**settings)
 
     def set_extra_training(self, extra):
         """Train on these images too (an object with ``images`` (N, 1, 28, 28) and
@@ -169,39 +165,41 @@ class TrainingController(QObject):
 
         Taken by the next trainer built from scratch; a run that has begun keeps its data.
         """
-        self._extra_training = extra
+        self.session.set_extra_training(extra)
 
     def replace_model(self, network, description):
-        """Start a new session from ``network`` (Reset, Open); only while idle."""
+        """Start a new session from ``network`` (Reset, Open); only while idle.
+
+        The session trains that very object: do not touch it afterwards.
+        """
         if self.state == "idle":
-            self._begin_session(network, description)
+            self.session.reset(network, description)
+            self._begin_session(description)
 
     def reset(self, seed):
-        """Start a new session from fresh He-initialised weights."""
-        self.replace_model(Network(seed=seed), f"random weights (seed {seed})")
+        """Start a new session from fresh He-initialised weights, same layers as on show."""
+        architecture = self._live_model.layer_specs()
+        self.replace_model(Network(architecture, seed=seed), f"random weights (seed {seed})")
 
     def view_epoch(self, epoch):
         """Show the model as it was at the end of ``epoch``; the latest epoch means live."""
         if epoch >= self.latest_epoch:
             self._viewed = None
             self.kernels_changed.emit(self._live_frame)
-            self.model_changed.emit(*self._live_model)
+            self.model_changed.emit(self._live_model)
         else:
             self._viewed = epoch
-            state = self.snapshots[epoch]   # read once: an older epoch comes from disk
-            network = Network(self._live_model[0].architecture)
-            network.load_state_dict(state)
-            self._viewed_model = (network, f"epoch {epoch} (timeline)")
-            self.kernels_changed.emit(kernel_frame(state, self.snapshots[0],
-                                                   network.conv_layer_names()))
-            self.model_changed.emit(*self._viewed_model)
+            # Read once: an older epoch comes from disk.  Its arrays are read-only already.
+            self._viewed_model = self.session.epoch_record(epoch, f"epoch {epoch} (timeline)")
+            self.kernels_changed.emit(self._frame_of(self._viewed_model))
+            self.model_changed.emit(self._viewed_model)
         self.timeline_changed.emit(self._timeline_position(), self.latest_epoch)
 
     def rewind_to_viewed(self):
         """Make the timeline's epoch the current model; later epochs are forgotten.
 
-        A paused run is stopped first: the request waits in the worker's queue until
-        the run has returned, and the state stays ``stopping`` until it is done.
+        A paused run is stopped first; the session goes back once the run has ended,
+        and the state stays ``stopping`` until then.
         """
         if self._viewed is None or self._rewind_pending is not None:
             return
@@ -209,9 +207,8 @@ class TrainingController(QObject):
             self._rewind_pending = self._viewed
             self.control.stop()
             self._set_state("stopping")
-        elif self.state != "idle":
-            return
-        self._rewind_requested.emit(self._viewed)
+        elif self.state == "idle":
+            self._rewind(self._viewed)
 
     def announce(self):
         """Emit the whole current state once, for panels connected after start-up."""
@@ -219,9 +216,8 @@ class TrainingController(QObject):
         self.state_changed.emit(self.state)
         self.locked_changed.emit(self._locked)
         self.kernels_changed.emit(self._live_frame if self._viewed is None else
-                                  kernel_frame(self.snapshots[self._viewed], self.snapshots[0],
-                                               self.current_model()[0].conv_layer_names()))
-        self.model_changed.emit(*self.current_model())
+                                  self._frame_of(self._viewed_model))
+        self.model_changed.emit(self.current_model())
         self.timeline_changed.emit(self._timeline_position(), self.latest_epoch)
 
     def shutdown(self, timeout=2.0):
@@ -239,15 +235,11 @@ class TrainingController(QObject):
     # --- internals --------------------------------------------------------------------
 
     def _launch(self, config, control):
-        for field in dataclasses.fields(TrainConfig):
-            setattr(self.config, field.name, getattr(config, field.name))
         if self._viewed is not None:
             self.view_epoch(self.latest_epoch)  # training continues from the live model
         self.control = control
         self.worker_waiting = False
-        # A plain store while the worker is idle; the queued run below comes after it.
-        self._worker.extra_training = self._extra_training
-        self._run_requested.emit(self.config, control)
+        self._run_requested.emit(config, control)
         self._set_state("paused" if control.paused else "running")
 
     def _step(self, config, press):
@@ -260,22 +252,34 @@ class TrainingController(QObject):
             self.worker_waiting = False
             self._set_state("paused")
 
-    def _begin_session(self, network, description):
-        self.snapshots.clear()          # the epochs of the session that ends here
-        self.snapshots[0] = network.state_dict()
-        self.history = []
+    def _frame_of(self, model):
+        return kernel_frame(model.weights, self.snapshots[0], model.conv_layer_names())
+
+    def _live_record(self):
+        with self.session.holding():    # idle: nothing trains the network meanwhile
+            return self.session.model_record()
+
+    def _begin_session(self, description):
+        self._latest = 0
         self._viewed = None
         self._viewed_model = None
         self._session_description = description
-        self._live_model = (network.copy(), description)
-        self._live_frame = kernel_frame(self.snapshots[0], self.snapshots[0],
-                                        network.conv_layer_names())
+        self._live_model = self._live_record().with_description(description)
+        self._live_frame = self._frame_of(self._live_model)
         self._set_locked(False)
-        self._network_replaced.emit(network.copy())
         self.session_started.emit(description)
         self.kernels_changed.emit(self._live_frame)
-        self.model_changed.emit(*self._live_model)
+        self.model_changed.emit(self._live_model)
         self.timeline_changed.emit(0, 0)
+
+    def _rewind(self, epoch):
+        """Go back in the (idle) session, then say so as a divergence's rewind is said."""
+        self.session.rewind(epoch)
+        self._live_model = self._live_record()
+        self._live_frame = self._frame_of(self._live_model)
+        self._on_rewound(epoch)
+        self.kernels_changed.emit(self._live_frame)
+        self.model_changed.emit(self._live_model)
 
     def _timeline_position(self):
         return self.latest_epoch if self._viewed is None else self._viewed
@@ -297,9 +301,7 @@ class TrainingController(QObject):
         self.batches_trained.emit(chunk)
 
     def _on_epoch(self, summary):
-        epoch = summary.record.epoch
-        self.snapshots[epoch] = summary.state
-        self.history = [r for r in self.history if r.epoch < epoch] + [summary.record]
+        self._latest = summary.record.epoch
         self.epoch_finished.emit(summary)
         self.timeline_changed.emit(self._timeline_position(), self.latest_epoch)
 
@@ -308,29 +310,30 @@ class TrainingController(QObject):
         if self._viewed is None:
             self.kernels_changed.emit(frame)
 
-    def _on_model(self, network, description):
-        self._live_model = (network, description)
+    def _on_model(self, model):
+        self._live_model = model
         if self._viewed is None:
-            self.model_changed.emit(network, description)
+            self.model_changed.emit(model)
 
     def _on_waiting(self):
         self.worker_waiting = True
 
     def _on_rewound(self, epoch):
-        self.snapshots.truncate(epoch)
-        self.history = [r for r in self.history if r.epoch <= epoch]
+        self._latest = epoch
         self._viewed = None
         self._set_locked(epoch > 0)
         self.rewound.emit(epoch)
         self.timeline_changed.emit(epoch, epoch)
-        if self._rewind_pending is not None:
-            self._rewind_pending = None
-            self._set_state("idle")
 
     def _on_run_ended(self, ended):
         self.control = None
         self.worker_waiting = False
-        # A run stopped to go back to an earlier epoch is idle once it has gone back.
-        if self._rewind_pending is None:
+        epoch, self._rewind_pending = self._rewind_pending, None
+        if epoch is None:
             self._set_state("idle")
         self.run_ended.emit(ended)
+        if epoch is not None:
+            # A run stopped to go back to an earlier epoch goes back now, after its own
+            # message, and is idle once it has.
+            self._rewind(epoch)
+            self._set_state("idle")

@@ -1,4 +1,8 @@
-"""File → Export: the main window's export commands (a mixin, to keep the window short)."""
+"""File → Export: the commands that write a panel, the kernels, a GIF or the history to a file.
+
+An object the main window holds (``window.exports``); it knows only the
+collaborators it is given, not the window.
+"""
 from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox
@@ -9,17 +13,29 @@ from . import export
 
 
 class ExportCommands:
-    """Export commands for :class:`gui.main_window.MainWindow`.
+    """The export commands; each takes ``path`` (asks for one when None) and returns
+    True when it wrote a file.
 
-    Each takes ``path`` (asks for one when None) and returns True when it wrote a file.
+    Parameters
+    ----------
+    parent : QWidget
+        Owner of the file dialogs.
+    controller : TrainingController
+        The session's snapshots, history and model on show.
+    pinned : gui.draw.learning_frames.LearningFrames
+        The pinned drawing and its Grad-CAM per epoch.
+    status : callable
+        ``status(text, milliseconds)`` shows a line in the status bar.
+    warn : callable
+        ``warn(icon, title, text)`` shows a message box that does not block.
     """
 
-    def _build_export_menu(self, menu):
-        page = self.train_page
-        panels = (("Current place as PNG…", lambda: self.tabs.currentWidget()),
-                  ("Training curves as PNG…", lambda: page.curves),
-                  ("Kernel grids as PNG…", lambda: page.kernels),
-                  ("Explanation map as PNG…", lambda: self.draw_place.method_panel))
+    def __init__(self, parent, controller, pinned, status, warn):
+        self._parent, self._controller, self._pinned = parent, controller, pinned
+        self._status, self._warn = status, warn
+
+    def build_menu(self, menu, panels):
+        """Fill ``menu``; ``panels`` is a sequence of ``(label, callable giving a widget)``."""
         for label, widget in panels:
             menu.addAction(label, lambda w=widget: self.export_png(w()))
         menu.addSeparator()
@@ -34,17 +50,17 @@ class ExportCommands:
 
     def export_kernels_gif(self, path=None):
         """The conv kernels at every epoch of the session, as an animated GIF."""
-        c = self.controller
+        c = self._controller
         if len(c.snapshots) < 2:
             return self._nothing("Train at least one epoch first: the GIF shows the kernels "
                                  "changing from epoch to epoch.")
-        names = c.current_model()[0].conv_layer_names()
+        names = c.current_model().conv_layer_names()
         return self._export(path, "kernels.gif", "GIF images (*.gif)",
                             lambda p: export.kernels_gif(c.snapshots, names, p))
 
     def export_gradcam_gif(self, path=None):
         """The pinned drawing's Grad-CAM at every epoch, as an animated GIF."""
-        pinned = self.draw_place.controller.pinned
+        pinned = self._pinned
         frames = pinned.frames() if pinned.pinned else []
         if not frames:
             return self._nothing("Pin a drawing in Draw & Explain and train: the GIF shows its "
@@ -54,7 +70,7 @@ class ExportCommands:
 
     def export_history_csv(self, path=None):
         """Loss, accuracy, time and learning rate per epoch, as CSV."""
-        history = list(self.controller.history)
+        history = self._controller.history
         if not history:
             return self._nothing("No epoch has been trained in this session yet.")
         return self._export(path, "history.csv", "CSV files (*.csv)",
@@ -64,19 +80,19 @@ class ExportCommands:
         if path is None:
             start = paths.user_data_dir()
             folder = start if start.is_dir() else Path.home()
-            path, _ = QFileDialog.getSaveFileName(self, "Export", str(folder / default_name),
-                                                  file_filter)
+            path, _ = QFileDialog.getSaveFileName(self._parent, "Export",
+                                                  str(folder / default_name), file_filter)
             if not path:
                 return False
         try:
             write(path)
         except (OSError, ValueError) as exc:
-            self.show_message(QMessageBox.Icon.Warning, "Cannot export",
-                              f"Cannot write {path}: {getattr(exc, 'strerror', None) or exc}")
+            self._warn(QMessageBox.Icon.Warning, "Cannot export",
+                       f"Cannot write {path}: {getattr(exc, 'strerror', None) or exc}")
             return False
-        self.statusBar().showMessage(f"Exported {path}", 5000)
+        self._status(f"Exported {path}", 5000)
         return True
 
     def _nothing(self, text):
-        self.statusBar().showMessage(f"Nothing to export: {text}", 10000)
+        self._status(f"Nothing to export: {text}", 10000)
         return False

@@ -6,6 +6,7 @@ made in :meth:`MainWindow._wire`; panels never call each other or the worker.
 import logging
 from pathlib import Path
 
+from PySide6.QtCore import QEvent
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QMainWindow, QMessageBox, QTabWidget,
                                QVBoxLayout, QWidget)
@@ -18,17 +19,19 @@ from cnn_core.network import Network
 
 from . import settings_store
 from .architecture import panel_layout
-from .autosave import mark_clean_exit
+from .autosave import Autosaver, mark_clean_exit
 from .controller import TrainingController
 from .download_worker import MnistDownloader
 from .draw.place import DrawExplainPlace
 from .evaluate.place import EvaluatePlace
 from .exports_menu import ExportCommands
 from .help_text import ABOUT, TOUR, HowItWorksDialog
+from .recent_files import RecentFiles
 from .style import keep_plots_whole
 from .task_progress import TaskProgress
+from .tour import NoticeBar
 from .train.page import TrainPage
-from .window_state import WindowState
+from .window_state import WindowTheme, fitted_size, restore_window, save_window
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +68,14 @@ def layer_names(network):
             "relu": [layer.name for layer in network.relu_layers()]}
 
 
-class MainWindow(WindowState, ExportCommands, QMainWindow):
+class MainWindow(QMainWindow):
     """The app's window.
+
+    What it remembers and offers is held by small objects: ``theme``
+    (:class:`~gui.window_state.WindowTheme`), ``recent``
+    (:class:`~gui.recent_files.RecentFiles`), ``exports``
+    (:class:`~gui.exports_menu.ExportCommands`) and ``autosaver``
+    (:class:`~gui.autosave.Autosaver`).
 
     Parameters
     ----------
@@ -88,7 +97,8 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
         super().__init__()
         self._shared_session = shared_session
         self.settings = settings_store.app_settings()
-        self.apply_theme()      # first: plots take their colours when they are made
+        self.theme = WindowTheme(self, self.settings, self._status)
+        self.theme.apply()      # first: plots take their colours when they are made
         if network is None:
             network, description = load_startup_model()
         self.setWindowTitle(TITLE)
@@ -106,23 +116,26 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
         self._notices.setContentsMargins(0, 0, 0, 0)
         self._notices.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
-        self.tour = self.restore_offer = self.how_it_works = self.about_box = None
+        self.tour = self.how_it_works = self.about_box = None
         self.last_message_box = None
-        self._autosave_note = None
         self._closed = False
         self._session = description
         self.downloader = MnistDownloader(mirrors, parent=self)
         # Last: it starts the training thread, which must not outlive a failed constructor.
         self.controller = TrainingController(network, description, parent=self)
+        self.autosaver = Autosaver(self.settings, self.controller, self._add_notice,
+                                   self.open_model_file, self._status)
+        self.exports = ExportCommands(self, self.controller, self.draw_place.controller.pinned,
+                                      self._status, self.show_message)
         self._build_menus()
         self._wire()
         self.train_page.dataset.set_mnist_ready(is_mnist_downloaded())
         self.controller.announce()
         keep_plots_whole(self)
-        self.resize(self.fitted_size(1440, 900))
-        self._restore_settings()
+        self.resize(fitted_size(self, 1440, 900))
+        restore_window(self, self.settings)
         if not shared_session:
-            self._offer_autosave()
+            self.autosaver.offer_restore()
         if show_tour and not self.settings.value("tour/done", False, type=bool):
             self.tour = self._add_notice(TOUR, [("tour_done", "Got it", self._tour_done)])
 
@@ -136,16 +149,22 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
         quit_action.triggered.connect(self.close)
         file_menu.addAction(self.open_action)
         self.recent_menu = file_menu.addMenu("Open &recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self.recent = RecentFiles(self.settings, self.recent_menu, self.open_model_file,
+                                  lambda: self.controller.state == "idle", self._status,
+                                  self.show_message)
         file_menu.addAction(self.save_action)
-        self._build_export_menu(file_menu.addMenu("&Export"))
+        page = self.train_page
+        self.exports.build_menu(file_menu.addMenu("&Export"), (
+            ("Current place as PNG…", self.tabs.currentWidget),
+            ("Training curves as PNG…", lambda: page.curves),
+            ("Kernel grids as PNG…", lambda: page.kernels),
+            ("Explanation map as PNG…", lambda: self.draw_place.method_panel)))
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
-        self._fill_recent_menu()
         training_menu = self.menuBar().addMenu("&Training")
         for action in self.train_page.buttons.actions.values():
             training_menu.addAction(action)
-        self._build_theme_menu(self.menuBar().addMenu("&View").addMenu("&Theme"))
+        self.theme.build_menu(self.menuBar().addMenu("&View").addMenu("&Theme"))
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction("&How it works", self.show_how_it_works)
         help_menu.addAction("&About", self.show_about)
@@ -192,7 +211,7 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
         c.run_ended.connect(self._on_run_ended)
         c.rewound.connect(self._on_rewound)
         c.batches_trained.connect(self._on_batches)
-        c.epoch_finished.connect(self._on_epoch)
+        c.epoch_finished.connect(self.autosaver.save_epoch)
         self.draw_place.controller.map_status.connect(self._on_draw_status)
         # The model on show, for the places that explain and evaluate it.
         for slot in (self.draw_place.show_model, self.evaluate_place.show_model,
@@ -280,7 +299,8 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
         except ModelFileError as exc:
             self.show_message(QMessageBox.Icon.Warning, "Cannot open the model", str(exc))
             return False
-        if panel_layout(network) != panel_layout(self.controller.current_model()[0]):
+        shown = self.controller.current_model().layer_specs()
+        if panel_layout(network.architecture) != panel_layout(shown):
             # The panels are built for the layers of the network on show (dense widths aside).
             layers = ", ".join(spec.get("name", "?") for spec in network.architecture)
             self.show_message(QMessageBox.Icon.Warning, "Cannot open the model",
@@ -291,7 +311,7 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
         self.controller.replace_model(network, describe(path, meta))
         self.statusBar().showMessage(f"Opened {path}", 5000)
         if remember:
-            self._remember(path)
+            self.recent.remember(path)
         return True
 
     def save_model_file(self, path=None):
@@ -308,14 +328,14 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
                                                   "Models (*.npz)")
             if not path:
                 return False
-        network, description = self.controller.current_model()
+        model = self.controller.current_model()
         try:
-            save_model(path, network, self.controller.metadata())
+            save_model(path, model.network(), self.controller.metadata())
         except ModelFileError as exc:
             self.show_message(QMessageBox.Icon.Warning, "Cannot save the model", str(exc))
             return False
-        self.statusBar().showMessage(f"Saved the model ({description}) to {path}", 5000)
-        self._remember(path)
+        self.statusBar().showMessage(f"Saved the model ({model.description}) to {path}", 5000)
+        self.recent.remember(path)
         return True
 
     def show_how_it_works(self):
@@ -338,6 +358,17 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
     def _models_dir():
         return paths.user_data_dir() / "models"
 
+    def _status(self, text, milliseconds=0):
+        self.statusBar().showMessage(text, milliseconds)
+
+    def _add_notice(self, text, buttons):
+        notice = NoticeBar(text, buttons)
+        self._notices.insertWidget(0, notice)
+        return notice
+
+    def _tour_done(self):
+        self.settings.setValue("tour/done", True)
+
     def show_message(self, icon, title, text):
         """A window-modal box that does not block the caller (tests can find and close it)."""
         box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
@@ -349,8 +380,7 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
 
     def _on_state(self, state):
         self.open_action.setEnabled(state == "idle")
-        self.recent_menu.menuAction().setEnabled(state == "idle" and
-                                                 bool(self.recent_menu.actions()))
+        self.recent.set_enabled(state == "idle")
         if state == "paused":
             # Where the run really is ("Paused at epoch 7, batch 35 of 63"), as Progress says.
             self.statusBar().showMessage(self.train_page.progress.state.text())
@@ -365,8 +395,8 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
         self._session = description
         self.statusBar().showMessage(f"Weights: {description}", 5000)
 
-    def _on_model(self, network, description):
-        self.train_page.show_model_info(self._session, description)
+    def _on_model(self, model):
+        self.train_page.show_model_info(self._session, model.description)
 
     def _on_batches(self, chunk):
         if self.controller.state == "paused":   # the batch in flight when Pause was pressed
@@ -375,7 +405,7 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
             self.statusBar().showMessage(
                 f"Training: epoch {chunk.epoch} of {chunk.total_epochs}, "
                 f"batch {chunk.batch} of {chunk.batches_per_epoch}"
-                + (f"; {self._autosave_note}" if self._autosave_note else ""))
+                + (f"; {self.autosaver.note}" if self.autosaver.note else ""))
 
     def _on_draw_status(self, text):
         if text:
@@ -390,7 +420,7 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
         elif ended.status == "failed":
             self.show_message(QMessageBox.Icon.Critical, "Training failed",
                               f"Training stopped because of an error in the app:\n{ended.message}")
-        note, self._autosave_note = self._autosave_note, None
+        note = self.autosaver.take_note()
         # The engine's sentence becomes a clause, so the autosave note can go on after it.
         text = _clause(f"Training {ended.message}" if ended.status != "invalid" else ended.message)
         self.statusBar().showMessage(f"{text}; {note}" if note else text, 10000)
@@ -402,11 +432,17 @@ class MainWindow(WindowState, ExportCommands, QMainWindow):
 
     # --- closing ----------------------------------------------------------------------
 
+    def changeEvent(self, event):
+        """Follow the palette when it changes: the system may switch between light and dark."""
+        if event.type() == QEvent.Type.PaletteChange:
+            self.theme.follow_palette()
+        super().changeEvent(event)
+
     def closeEvent(self, event):
         """Stop training and downloading, and wait for both threads before closing."""
         if not self._closed:
             self._closed = True
-            self._save_settings()
+            save_window(self, self.settings)
             self.hide()  # feels instant even while the last batch finishes
             self.downloader.shutdown()
             self.draw_place.shutdown()

@@ -1,7 +1,8 @@
 """Frozen messages the training worker sends to the GUI thread.
 
-Every array in them is a fresh copy marked read-only, so the worker can go on
-changing its network while the GUI thread draws what it was sent.
+Every array in them is read-only (a fresh copy, or an epoch snapshot that never
+changes), so the worker can go on changing its network while the GUI thread
+draws what it was sent.
 """
 from dataclasses import dataclass
 
@@ -17,16 +18,6 @@ def frozen_array(values, dtype=np.float64):
     return array
 
 
-def frozen_state(state):
-    """A ``state_dict`` of read-only arrays; ones already read-only are shared, not copied.
-
-    The trainer's epoch snapshots are read-only, so the GUI can keep the very
-    same arrays for its timeline instead of a second copy per epoch.
-    """
-    return {name: value if not value.flags.writeable else frozen_array(value, value.dtype)
-            for name, value in state.items()}
-
-
 @dataclass(frozen=True, eq=False)
 class BatchChunk:
     """Every batch trained since the previous chunk, as parallel arrays of length k.
@@ -35,7 +26,8 @@ class BatchChunk:
     ----------
     position : ndarray (k,)
         Where each batch ends on the epoch axis: ``epoch - 1 + batch / batches_per_epoch``.
-    step, loss, accuracy, lr : ndarray (k,)
+    step, loss, accuracy, lr, momentum : ndarray (k,)
+        ``lr`` and ``momentum`` are those each batch was trained with.
     grad_norms : dict of str to ndarray (k,)
         Per parametrised layer, the gradient norm of each batch.
     dead_relu : dict of str to float
@@ -55,6 +47,7 @@ class BatchChunk:
     loss: np.ndarray
     accuracy: np.ndarray
     lr: np.ndarray
+    momentum: np.ndarray
     grad_norms: dict
     dead_relu: dict
     epoch: int
@@ -70,10 +63,10 @@ class BatchChunk:
 
 @dataclass(frozen=True, eq=False)
 class EpochSummary:
-    """One finished epoch: the engine's record and a copy of the weights at its end."""
+    """One finished epoch: the engine's record and the weights at its end."""
 
     record: object          # cnn_core.trainer.EpochRecord (frozen, scalars only)
-    state: dict             # read-only copy of the state_dict
+    state: dict             # the session's snapshot: a state_dict of read-only arrays
     total_epochs: int
 
 

@@ -1,12 +1,13 @@
-"""The training worker: runs :class:`cnn_core.trainer.Trainer` in its own QThread.
+"""The training worker: runs a :class:`cnn_core.session.TrainingSession` in its own QThread.
 
-Threading rules (see DESIGN.md): the worker is a QObject without a parent,
-moved to a QThread; the GUI thread talks to it through queued signals when it
-is idle, and through the flags of :class:`TrainingControl` (pause, resume,
-step, stop) while it runs, because a running worker's event queue is not
-served until :meth:`TrainingWorker.run` returns.  It reports by time, not per
-batch: scalars at most ten times a second, kernel pictures twice a second and
-a copy of the network once a second, so a fast run cannot flood the GUI.
+Threading rules: the worker is a QObject without a parent, moved to a QThread;
+the GUI thread starts a run through a queued signal, steers it through the
+flags of :class:`TrainingControl` (pause, resume, step, stop), and changes
+settings, rewinds or resets through the session's own methods, which are safe
+from any thread.  The worker reports by time, not per batch: scalars at most
+ten times a second, kernel pictures twice a second and an immutable
+:class:`~cnn_core.model_record.ModelRecord` once a second, so a fast run cannot
+flood the GUI.
 """
 import logging
 import os
@@ -14,22 +15,18 @@ import time
 import traceback
 from collections import deque
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
-from cnn_core.data import load_dataset
 from cnn_core.errors import UserError
 from cnn_core.parallel import default_workers
-from cnn_core.trainer import Trainer
 
-from .records import (BatchChunk, EpochSummary, RunEnded, frozen_array, frozen_state,
-                      kernel_frame)
+from .records import BatchChunk, EpochSummary, RunEnded, frozen_array, kernel_frame
 
 log = logging.getLogger(__name__)
 
 SCALAR_INTERVAL = 0.1   # seconds between batch chunks (<= 10 per second)
 KERNEL_INTERVAL = 0.5   # seconds between kernel pictures
-MODEL_INTERVAL = 1.0    # seconds between network copies for the explaining panels
+MODEL_INTERVAL = 1.0    # seconds between model records for the explaining panels
 SPEED_WINDOW = 2.0      # seconds of training time the speed is averaged over
 
 
@@ -39,31 +36,26 @@ def training_threads():
 
 
 class TrainingWorker(QObject):
-    """Owns the network and the trainer; lives in the training thread.
+    """Runs the session's training loop; lives in the training thread.
 
     Parameters
     ----------
-    network : cnn_core.network.Network
-        The starting weights (moved into the worker: do not touch it afterwards).
+    session : cnn_core.session.TrainingSession
+        The session to train (shared with the controller, which changes it
+        through its thread-safe methods).
     """
 
     batches_trained = Signal(object)       # BatchChunk
     epoch_finished = Signal(object)        # EpochSummary
     kernels_changed = Signal(object)       # KernelFrame
-    model_copied = Signal(object, str)     # Network copy, description
+    model_changed = Signal(object)         # ModelRecord of the live model
     waiting = Signal()                     # the loop sleeps on a pause
-    rewound = Signal(int)                  # epoch the trainer went back to
+    rewound = Signal(int)                  # a divergence took the run back to this epoch
     run_ended = Signal(object)             # RunEnded
 
-    def __init__(self, network):
+    def __init__(self, session):
         super().__init__()
-        self._network = network
-        self._initial = network.state_dict()
-        self._trainer = None
-        self._trainer_key = None
-        self._data = None                  # (name, train Split, val Split) of the last data set
-        # Set by the controller while idle: images and labels to train on besides the data set.
-        self.extra_training = None
+        self.session = session
         self._pending = []
         self._reset_clocks()
 
@@ -77,83 +69,30 @@ class TrainingWorker(QObject):
         self._warm_up = None
         self._epoch_end_seconds = 0.0   # the validation and snapshot after an epoch
 
-    # --- slots (queued from the GUI thread while idle) ---------------------------------
-
-    @Slot(object)
-    def replace_network(self, network):
-        """Start a new session from ``network`` (new random weights, or a loaded file)."""
-        self._network = network
-        self._initial = network.state_dict()
-        self._trainer, self._trainer_key = None, None
-        self._send_kernels()
-
     @Slot(object, object)
     def run(self, config, control):
         """Train with ``config`` until it ends or ``control`` stops it; emit ``run_ended``."""
         self._reset_clocks()
-        control.before_wait = self._before_wait
+        session = self.session
         try:
-            trainer = self._trainer_for(config)
-            result = trainer.run(control, self._on_batch, self._on_epoch)
+            result = session.run(config, control, self._on_batch, self._on_epoch,
+                                 before_wait=self._before_wait)
             ended = RunEnded(result.status, result.message, result.epochs_done)
-            if result.status == "diverged":     # the trainer went back to its last epoch
+            if result.status == "diverged":     # the session went back to its last epoch
                 self._flush_batches()
-                self.rewound.emit(trainer.epoch)
+                self.rewound.emit(session.epoch)
         except UserError as exc:
-            ended = RunEnded("invalid", str(exc), self._epochs_done())
+            ended = RunEnded("invalid", str(exc), session.epoch)
         except Exception as exc:  # noqa: BLE001 - a bug: report it, do not die silently
             log.error("training failed:\n%s", traceback.format_exc())
-            ended = RunEnded("failed", f"{type(exc).__name__}: {exc}", self._epochs_done())
-        finally:
-            control.before_wait = None
-        self._flush_batches()
-        self._send_kernels()
-        self._send_model()
+            ended = RunEnded("failed", f"{type(exc).__name__}: {exc}", session.epoch)
+        with session.holding():                 # the run is over: hold off a Reset meanwhile
+            self._flush_batches()
+            self._send_kernels()
+            self._send_model()
         self.run_ended.emit(ended)
 
-    @Slot(int)
-    def rewind(self, epoch):
-        """Go back to the weights at the end of ``epoch`` and forget what came after."""
-        if self._trainer is None:
-            return
-        self._trainer.rewind_to(epoch)
-        self.rewound.emit(epoch)
-        self._send_kernels()
-        self._send_model()
-
-    # --- the trainer ------------------------------------------------------------------
-
-    def _epochs_done(self):
-        return self._trainer.epoch if self._trainer else 0
-
-    def _trainer_for(self, config):
-        """Reuse the trainer while the data-defining settings stay the same."""
-        key = (config.dataset, config.train_size, config.batch_size, config.seed,
-               self.extra_training)
-        trainer = self._trainer
-        if trainer is not None and (key == self._trainer_key or trainer.step_count > 0):
-            if key[:3] != self._trainer_key[:3]:
-                raise UserError("the data set, training-set size and batch size are fixed "
-                                "once a run has begun; press Reset to change them")
-            # A new seed only matters to a fresh trainer; this one keeps its order.
-            trainer.config = config
-            config.validate(len(trainer.train_labels))
-            return trainer
-        if self._data is None or self._data[0] != config.dataset:
-            self._data = (config.dataset, *load_dataset(config.dataset))
-        _, train, val = self._data
-        config.validate(len(train))
-        images = train.as_float()[:config.train_size]
-        labels = train.labels[:config.train_size]
-        if self.extra_training is not None:
-            images = np.concatenate([images, self.extra_training.images])
-            labels = np.concatenate([labels, self.extra_training.labels])
-        # A new trainer snapshots the current weights as its epoch 0.
-        self._trainer = Trainer(self._network, images, labels, val.as_float(), val.labels,
-                                config, track_health=True, workers=training_threads())
-        self._trainer_key = key
-        self._initial = self._trainer.snapshots[0]
-        return self._trainer
+    # --- reports from the loop ----------------------------------------------------------
 
     def _on_batch(self, record):
         now = time.perf_counter()
@@ -168,7 +107,7 @@ class TrainingWorker(QObject):
             self._send_model()
 
     def _time_batch(self, record):
-        trainer = self._trainer
+        trainer = self.session.trainer
         size = trainer.config.batch_size
         images = min(size, len(trainer.train_labels) - (record.batch - 1) * size)
         if self._warm_up is None:
@@ -189,9 +128,10 @@ class TrainingWorker(QObject):
         if self._last_batch_end is not None:
             self._epoch_end_seconds = time.perf_counter() - self._last_batch_end
         self._flush_batches()  # the epoch's batches reach the plots before its summary
-        trainer = self._trainer
-        state = frozen_state(trainer.snapshots[record.epoch])
-        self.epoch_finished.emit(EpochSummary(record, state, trainer.config.epochs))
+        session = self.session
+        # The snapshot's arrays are read-only and shared with the session's store.
+        self.epoch_finished.emit(EpochSummary(record, session.snapshots[record.epoch],
+                                              session.trainer.config.epochs))
 
     def _before_wait(self):
         self._flush_batches()
@@ -208,7 +148,7 @@ class TrainingWorker(QObject):
             return
         records, self._pending = self._pending, []
         last = records[-1]
-        trainer = self._trainer
+        trainer = self.session.trainer
         total_epochs = trainer.config.epochs
         rate = self._speed()
         seconds_left = float("nan")
@@ -223,6 +163,7 @@ class TrainingWorker(QObject):
             loss=frozen_array([r.loss for r in records]),
             accuracy=frozen_array([r.accuracy for r in records]),
             lr=frozen_array([r.lr for r in records]),
+            momentum=frozen_array([r.momentum for r in records]),
             grad_norms={name: frozen_array([r.grad_norms[name] for r in records])
                         for name in last.grad_norms},
             dead_relu=dict(last.dead_relu),
@@ -231,17 +172,10 @@ class TrainingWorker(QObject):
 
     def _send_kernels(self):
         self._last_emit["kernels"] = time.perf_counter()
-        frame = kernel_frame(self._network.state_dict(), self._initial,
-                             self._network.conv_layer_names())
-        self.kernels_changed.emit(frame)
+        network = self.session.network
+        self.kernels_changed.emit(kernel_frame(network.state_dict(), self.session.snapshots[0],
+                                               network.conv_layer_names()))
 
     def _send_model(self):
         self._last_emit["model"] = time.perf_counter()
-        trainer = self._trainer
-        if trainer is None:
-            description = "before training"
-        elif trainer.batch:
-            description = f"epoch {trainer.epoch + 1}, batch {trainer.batch}"
-        else:
-            description = f"after epoch {trainer.epoch}"
-        self.model_copied.emit(self._network.copy(), description)
+        self.model_changed.emit(self.session.model_record())

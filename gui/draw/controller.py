@@ -98,7 +98,7 @@ class DrawController(QObject):
 
     @Slot(object, str)
     def show_model(self, network, description):
-        """Explain with a frozen copy of the model on show from now on."""
+        """Explain with ``network`` (built for this place from the model on show) from now on."""
         self.network = network
         self._explainer = Explainer(network)
         self._embedding_layer = embedding_layer(network)

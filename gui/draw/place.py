@@ -70,7 +70,7 @@ class DrawExplainPlace(QWidget):
 
     def __init__(self, network, parent=None):
         super().__init__(parent)
-        self.network = None
+        self.network = self.model = None
         conv_names = network.conv_layer_names()
         channels = {name: network.layer(name).out_channels for name in conv_names}
         self._conv_of = conv_sources(network)
@@ -226,12 +226,13 @@ class DrawExplainPlace(QWidget):
 
     # --- slots for the main window ------------------------------------------------------
 
-    @Slot(object, str)
-    def show_model(self, network, description):
-        """Explain with this frozen copy of the model from now on."""
-        self.network = network
-        self.model_label.setText(f"<b>Explaining:</b> {description}")
-        self.controller.show_model(network, description)
+    @Slot(object)
+    def show_model(self, model):
+        """Explain the model on show (a :class:`~cnn_core.model_record.ModelRecord`) from now on."""
+        self.model = model
+        self.network = model.network()      # this place's own: nothing else holds it
+        self.model_label.setText(f"<b>Explaining:</b> {model.description}")
+        self.controller.show_model(self.network, model.description)
 
     @Slot(str)
     def set_training_state(self, state):

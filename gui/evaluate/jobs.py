@@ -73,7 +73,7 @@ def evaluate(network, description, images, labels, embedding=None, progress=None
     Parameters
     ----------
     network : Network
-        Not touched: the work runs on a private copy (its caches are used).
+        This evaluation's own (its caches are used): the place builds one per job.
     images : ndarray, float32, (N, 1, 28, 28)
     labels : ndarray of int, (N,)
     embedding : PCAEmbedding or None
@@ -88,14 +88,13 @@ def evaluate(network, description, images, labels, embedding=None, progress=None
     Evaluation, or None when cancelled
     """
     started = time.perf_counter()
-    private = network.copy()
     layer = embedding_layer(network)
     parts, chunk = [], CHUNK
     for start in range(0, len(images), chunk):
         if cancelled is not None and cancelled():
             return None
         batch = images[start:start + chunk]
-        parts.append((private.predict_proba(batch), dense_features(private, batch, layer)))
+        parts.append((network.predict_proba(batch), dense_features(network, batch, layer)))
         if progress is not None:
             progress(start + len(batch), len(images))
     probabilities = np.concatenate([p for p, _ in parts])

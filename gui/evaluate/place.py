@@ -68,7 +68,7 @@ class EvaluatePlace(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.network, self.description, self.training_state = None, "", "idle"
+        self.model, self.training_state = None, "idle"
         self._judged = JudgedImages.load("sample")     # what the next evaluation runs on
         self.shown = self._judged                      # what the evaluation on show ran on
         self.evaluation = None
@@ -125,10 +125,12 @@ class EvaluatePlace(QWidget):
 
     # --- slots for the main window ------------------------------------------------------
 
-    @Slot(object, str)
-    def show_model(self, network, description):
-        """The model on show changed; evaluate it unless training is running."""
-        self.network, self.description = network, description
+    @Slot(object)
+    def show_model(self, model):
+        """The model on show changed (a :class:`~cnn_core.model_record.ModelRecord`);
+        evaluate it unless training is running.  The record never changes, so it is kept
+        as it is; each evaluation builds its own network from it, in the job's thread."""
+        self.model = model
         if self.training_state != "running":
             self.refresh()
 
@@ -140,12 +142,12 @@ class EvaluatePlace(QWidget):
     @Slot(object)
     def evaluate_epoch(self, summary):
         """Evaluate the weights at the end of an epoch (a :class:`gui.records.EpochSummary`)."""
-        if self.network is None:
+        if self.model is None:
             return
         if self._refit_after_epoch:
             self._refit_after_epoch = False
             self.start_session()        # fit the axes to features that mean something
-        architecture, state = self.network.architecture, summary.state
+        architecture, state = self.model.layer_specs(), summary.state
         self._submit(lambda: network_from_state(architecture, state),
                      f"after epoch {summary.record.epoch}")
 
@@ -197,9 +199,8 @@ class EvaluatePlace(QWidget):
 
     def refresh(self):
         """Evaluate the model on show now."""
-        if self.network is not None:
-            network = self.network
-            self._submit(lambda: network, self.description)
+        if self.model is not None:
+            self._submit(self.model.network, self.model.description)
 
     def refit(self):
         """Fit the embedding's axes afresh at the next evaluation, and run it."""

@@ -82,8 +82,9 @@ def wait_paused(qtbot, win):
 
 def trainer_of(win):
     """The engine's trainer, for checks only while the worker is idle or asleep."""
-    return win.controller._worker._trainer
+    return win.controller.session.trainer
 
 
-def conv1_weight(network):
-    return np.array(network.layer("conv1").params["weight"])
+def conv1_weight(model):
+    """conv1's weights of a Network or a ModelRecord, as a new array."""
+    return np.array(model.state_dict()["conv1.weight"])

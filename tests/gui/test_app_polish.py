@@ -39,8 +39,9 @@ def new_window(qtbot, **kwargs):
     return win
 
 
-def weights(network):
-    return {name: np.asarray(value, np.float32) for name, value in network.named_params()}
+def weights(model):
+    """A Network's or a ModelRecord's weights as float32 arrays."""
+    return {name: np.asarray(value, np.float32) for name, value in model.state_dict().items()}
 
 
 def status(win):
@@ -102,12 +103,12 @@ def test_every_epoch_is_autosaved_and_a_new_start_offers_it(window, qtbot):
 
     # The first window never closed: as after a crash, the next start offers the autosave.
     again = new_window(qtbot)
-    assert again.restore_offer is not None and again.restore_offer.isVisible()
-    assert not np.allclose(weights(again.controller.current_model()[0])["conv1.weight"],
+    assert again.autosaver.offer is not None and again.autosaver.offer.isVisible()
+    assert not np.allclose(weights(again.controller.current_model())["conv1.weight"],
                            weights(saved)["conv1.weight"])
-    again.restore_offer.buttons["restore_autosave"].click()
-    assert not again.restore_offer.isVisible()
-    restored = weights(again.controller.current_model()[0])
+    again.autosaver.offer.buttons["restore_autosave"].click()
+    assert not again.autosaver.offer.isVisible()
+    restored = weights(again.controller.current_model())
     for name, value in weights(saved).items():
         np.testing.assert_array_equal(restored[name], value)
     assert str(autosave_path()) not in recent_files(again.settings)
@@ -116,7 +117,7 @@ def test_every_epoch_is_autosaved_and_a_new_start_offers_it(window, qtbot):
 def test_after_a_clean_exit_no_restore_is_offered(window, qtbot):
     train_epochs(qtbot, window, 1)
     window.close()
-    assert new_window(qtbot).restore_offer is None
+    assert new_window(qtbot).autosaver.offer is None
 
 
 HOLD_THE_LOCK = """
@@ -142,7 +143,7 @@ def test_a_second_app_on_the_same_folder_leaves_the_first_ones_autosave_alone(wi
         session = SessionLock()
         assert session.shared
         second = new_window(qtbot, shared_session=session.shared)
-        assert second.restore_offer is None
+        assert second.autosaver.offer is None
         second.close()
         # The first app dies without a clean exit: its lock is stale, and the
         # next start takes it over and offers the autosave.
@@ -151,7 +152,7 @@ def test_a_second_app_on_the_same_folder_leaves_the_first_ones_autosave_alone(wi
         assert lock_path.exists()
         after_crash = SessionLock()
         assert not after_crash.shared
-        assert new_window(qtbot, shared_session=after_crash.shared).restore_offer is not None
+        assert new_window(qtbot, shared_session=after_crash.shared).autosaver.offer is not None
         after_crash.release()
     finally:
         first.kill()
@@ -181,12 +182,12 @@ def test_open_recent_lists_saved_files_and_prunes_missing_ones(window, qtbot, tm
     assert [a.data() for a in window.recent_menu.actions()] == listed
 
     files[-1].unlink()
-    assert window.open_recent(str(files[-1].resolve())) is False
+    assert window.recent.open(str(files[-1].resolve())) is False
     assert "removed from Open recent" in window.last_message_box.text()
     window.last_message_box.close()
     assert str(files[-1].resolve()) not in recent_files(window.settings)
     assert len(window.recent_menu.actions()) == MAX_RECENT - 1
-    assert window.open_recent(str(files[-2].resolve()))
+    assert window.recent.open(str(files[-2].resolve()))
 
 
 def test_exports_write_valid_png_gif_and_csv(window, qtbot, tmp_path):
@@ -195,19 +196,19 @@ def test_exports_write_valid_png_gif_and_csv(window, qtbot, tmp_path):
     wait_analysed(qtbot, place)
     place.learning.pin.click()
     window.tabs.setCurrentWidget(window.train_page)
-    assert window.export_kernels_gif(str(tmp_path / "early.gif")) is False  # no epoch yet
+    assert window.exports.export_kernels_gif(str(tmp_path / "early.gif")) is False  # no epoch yet
     train_epochs(qtbot, window, 2)
 
     png = tmp_path / "curves.png"
-    assert window.export_png(window.train_page.curves, str(png))
+    assert window.exports.export_png(window.train_page.curves, str(png))
     with Image.open(png) as image:
         assert image.format == "PNG" and image.width > 10
-    for name, command in (("kernels.gif", window.export_kernels_gif),
-                          ("gradcam.gif", window.export_gradcam_gif)):
+    for name, command in (("kernels.gif", window.exports.export_kernels_gif),
+                          ("gradcam.gif", window.exports.export_gradcam_gif)):
         assert command(str(tmp_path / name)), status(window)
         with Image.open(tmp_path / name) as image:
             assert image.format == "GIF" and image.n_frames == 3   # epochs 0, 1, 2
-    assert window.export_history_csv(str(tmp_path / "history.csv"))
+    assert window.exports.export_history_csv(str(tmp_path / "history.csv"))
     with open(tmp_path / "history.csv", newline="") as handle:
         rows = list(csv.reader(handle))
     assert tuple(rows[0]) == export.HISTORY_COLUMNS
@@ -278,8 +279,8 @@ def test_theme_follows_the_system_unless_chosen(window, qtbot):
     dark, light = Qt.ColorScheme.Dark, Qt.ColorScheme.Light
     assert wants_dark("system", dark) and not wants_dark("system", light)
     assert wants_dark("dark", light) and not wants_dark("light", dark)
-    assert window.theme_choice == "system" and window.theme_actions["system"].isChecked()
-    window.theme_actions["light"].trigger()
+    assert window.theme.choice == "system" and window.theme.actions["system"].isChecked()
+    window.theme.actions["light"].trigger()
     window.close()
     assert app_settings().value("view/theme") == "light"
 
@@ -299,14 +300,14 @@ def plot_look(window):
 def themed_window(window):
     """The window, its theme put back to the system's after the test (the app is shared)."""
     yield window
-    window.theme_actions["system"].trigger()
+    window.theme.actions["system"].trigger()
 
 
 def test_a_theme_applies_at_once_to_plots_labels_and_banners(themed_window, qtbot):
     window = themed_window
     light = plot_look(window)
     assert light["background"] > 200 and light["axis"] < 60 and light["title"] < 60
-    window.theme_actions["dark"].trigger()
+    window.theme.actions["dark"].trigger()
     assert is_dark() and "restart" not in status(window)
     dark = plot_look(window)
     assert dark["background"] < 60
@@ -318,7 +319,7 @@ def test_a_theme_applies_at_once_to_plots_labels_and_banners(themed_window, qtbo
     muted = window.evaluate_place.status     # its palette follows with the next events
     qtbot.waitUntil(lambda: muted.palette().color(muted.foregroundRole()).lightness() > 128)
     assert pg.PlotWidget().backgroundBrush().color().lightness() < 60   # and plots made later
-    window.theme_actions["light"].trigger()
+    window.theme.actions["light"].trigger()
     assert not is_dark() and plot_look(window) == light
     assert window.train_page.banner.styleSheet() == TONES["warning"][0]
     assert settings.error.styleSheet() == TONES["error"][0]

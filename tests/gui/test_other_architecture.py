@@ -100,7 +100,7 @@ def test_a_model_differing_only_in_dense_widths_opens_in_the_window(window, qtbo
     path = tmp_path / "narrow.npz"
     save_model(path, Network(architecture, seed=5))
     assert window.open_model_file(path)
-    assert window.controller.current_model()[0].layer("fc1").out_features == 64
+    assert window.controller.current_model().network().layer("fc1").out_features == 64
     place = open_draw_place(window, qtbot)
     draw_seven(place.canvas)
     wait_analysed(qtbot, place, lambda a: a.activations["relu5"].shape == (64,))

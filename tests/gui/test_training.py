@@ -79,7 +79,7 @@ def test_stop_then_start_continues(window, qtbot):
 
 def test_timeline_restores_the_weights_of_the_chosen_epoch(window, qtbot):
     seen = []
-    window.controller.model_changed.connect(lambda network, text: seen.append(network))
+    window.controller.model_changed.connect(seen.append)
     press(window, "start")
     wait_idle(qtbot, window)
     trainer = trainer_of(window)
@@ -90,15 +90,14 @@ def test_timeline_restores_the_weights_of_the_chosen_epoch(window, qtbot):
     timeline = window.train_page.timeline
     assert timeline.slider.maximum() == 2
     timeline.slider.setValue(1)
-    shown, description = window.controller.current_model()
+    shown = window.controller.current_model()
     np.testing.assert_array_equal(conv1_weight(shown), epoch1)
-    np.testing.assert_array_equal(conv1_weight(seen[-1]), epoch1)
-    assert "epoch 1" in description
+    assert seen[-1] is shown and "epoch 1" in shown.description
     kernels = window.train_page.kernels.images["conv1"].image
     np.testing.assert_array_equal(np.nan_to_num(kernels.T)[:3, :3], epoch1[0, 0])
 
     timeline.slider.setValue(2)   # the right end is live again
-    np.testing.assert_array_equal(conv1_weight(window.controller.current_model()[0]), final)
+    np.testing.assert_array_equal(conv1_weight(window.controller.current_model()), final)
 
     timeline.slider.setValue(1)
     timeline.rewind_button.click()
@@ -119,7 +118,8 @@ def test_learning_rate_changes_while_training(window, qtbot):
     assert field.isEnabled()
     field.setText("0.01")
     field.editingFinished.emit()
-    assert trainer_of(window).config.lr == 0.01
+    # The session applies it between batches: the trainer reads it before its next one.
+    qtbot.waitUntil(lambda: trainer_of(window).config.lr == 0.01, timeout=WAIT_MS)
     press(window, "stop")
     wait_idle(qtbot, window)
 
@@ -134,7 +134,7 @@ def test_reset_gives_fresh_weights_and_clears_the_plots(window, qtbot):
     press(window, "reset")
     assert batch_points(window) == 0 and epoch_points(window) == 0
     from cnn_core.network import Network
-    np.testing.assert_array_equal(conv1_weight(window.controller.current_model()[0]),
+    np.testing.assert_array_equal(conv1_weight(window.controller.current_model()),
                                   conv1_weight(Network(seed=3)))
     assert window.train_page.settings.fields["batch_size"].isEnabled()
 
@@ -152,8 +152,15 @@ def test_start_after_the_last_epoch_says_how_to_go_on(window, qtbot):
 
 
 def test_older_epochs_leave_memory_yet_timeline_pin_gif_and_rewind_have_them(window, qtbot,
-                                                                            tmp_path):
+                                                                            tmp_path, monkeypatch):
+    import tempfile
+
     from PIL import Image
+
+    from cnn_core.snapshots import PREFIX
+    spill_parent = tmp_path / "tmp"
+    spill_parent.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill_parent))   # the store's folder goes here
 
     from .conftest import set_fields
     from .test_draw import draw_seven, open_draw_place, wait_analysed
@@ -168,6 +175,9 @@ def test_older_epochs_leave_memory_yet_timeline_pin_gif_and_rewind_have_them(win
     wait_idle(qtbot, window)
     store = window.controller.snapshots
     assert store.in_memory == [0, 3, 4] and store.on_disk == [1, 2]
+    # One store for the whole app: the trainer's is the controller's, one spill folder.
+    assert trainer_of(window).snapshots is store
+    assert len(list(spill_parent.glob(f"{PREFIX}*"))) == 1
 
     def kept():
         gc.collect()
@@ -176,9 +186,9 @@ def test_older_epochs_leave_memory_yet_timeline_pin_gif_and_rewind_have_them(win
     qtbot.waitUntil(lambda: kept() == [3, 4], timeout=WAIT_MS)
 
     window.train_page.timeline.slider.setValue(1)
-    shown = window.controller.current_model()[0].state_dict()
+    shown = window.controller.current_model().state_dict()
     assert all(shown[k].tobytes() == v.tobytes() for k, v in at_end[1].items())
-    assert window.export_kernels_gif(str(tmp_path / "kernels.gif"))
+    assert window.exports.export_kernels_gif(str(tmp_path / "kernels.gif"))
     with Image.open(tmp_path / "kernels.gif") as image:
         assert image.n_frames == 5
     place = open_draw_place(window, qtbot)

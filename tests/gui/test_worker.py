@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from cnn_core.network import Network
+from cnn_core.session import TrainingSession
 from cnn_core.trainer import TrainConfig
 from cnn_core.control import TrainingControl
 from gui.training_worker import KERNEL_INTERVAL, MODEL_INTERVAL, SCALAR_INTERVAL, TrainingWorker
@@ -12,11 +13,11 @@ from gui.training_worker import KERNEL_INTERVAL, MODEL_INTERVAL, SCALAR_INTERVAL
 
 def test_reports_are_rate_limited_and_lose_no_batch(qtbot):
     # Run in this thread, with direct connections, so each report is timed as it is sent.
-    worker = TrainingWorker(Network(seed=0))
-    reports = {"chunks": [], "kernels": 0, "models": 0, "epochs": 0, "ended": []}
+    worker = TrainingWorker(TrainingSession(Network(seed=0), "random weights (seed 0)"))
+    reports = {"chunks": [], "kernels": 0, "models": [], "epochs": 0, "ended": []}
     worker.batches_trained.connect(lambda chunk: reports["chunks"].append(chunk))
     worker.kernels_changed.connect(lambda frame: reports.__setitem__("kernels", reports["kernels"] + 1))
-    worker.model_copied.connect(lambda net, text: reports.__setitem__("models", reports["models"] + 1))
+    worker.model_changed.connect(reports["models"].append)
     worker.epoch_finished.connect(lambda summary: reports.__setitem__("epochs", reports["epochs"] + 1))
     worker.run_ended.connect(reports["ended"].append)
     config = TrainConfig(epochs=3, batch_size=8, train_size=256, augment=False)
@@ -30,7 +31,11 @@ def test_reports_are_rate_limited_and_lose_no_batch(qtbot):
     # Extra flushes only at each epoch's end and at the end of the run.
     assert len(reports["chunks"]) <= elapsed / SCALAR_INTERVAL + 3 + 2
     assert reports["kernels"] <= elapsed / KERNEL_INTERVAL + 2
-    assert reports["models"] <= elapsed / MODEL_INTERVAL + 2
+    assert len(reports["models"]) <= elapsed / MODEL_INTERVAL + 2
+    # The model is sent as an immutable record of the weights at the end of the run.
+    last = reports["models"][-1]
+    assert last.description == "after epoch 3" and last.epoch == 3
+    assert not any(value.flags.writeable for value in last.weights.values())
     assert reports["epochs"] == 3
     chunk = reports["chunks"][-1]
     assert not chunk.loss.flags.writeable and set(chunk.grad_norms) >= {"conv1", "fc2"}
@@ -48,7 +53,7 @@ def test_a_diverging_run_shows_the_banner(window, qtbot):
 
 def timed_worker():
     """A worker run in this thread that also keeps the trainer's own time of each batch."""
-    worker = TrainingWorker(Network(seed=0))
+    worker = TrainingWorker(TrainingSession(Network(seed=0), "random weights (seed 0)"))
     seconds, chunks = [], []
     on_batch = worker._on_batch
 
