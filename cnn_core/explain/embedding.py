@@ -20,7 +20,6 @@ def dense_features(network, images, layer=EMBEDDING_LAYER, chunk=CHUNK):
     Parameters
     ----------
     network : Network
-        A frozen copy (its caches are used).
     images : array_like, (N, 1, 28, 28)
     layer : str
         Default ``"relu5"``, fc1 after its ReLU.
@@ -29,8 +28,7 @@ def dense_features(network, images, layer=EMBEDDING_LAYER, chunk=CHUNK):
     layer_index(network, layer)         # an unknown name fails before any work
     parts = []
     for start in range(0, len(batch), chunk):
-        network.forward(batch[start:start + chunk], record=True)
-        out = network.outputs[layer]
+        out = network.forward(batch[start:start + chunk], record=True).outputs[layer]
         if out.ndim == 4:                   # channel-major maps -> image rows
             out = out.transpose(1, 0, 2, 3).reshape(out.shape[1], -1)
         parts.append(np.array(out, np.float32))
