@@ -1,10 +1,10 @@
 """Data parallelism: split a batch, run the pieces at once, add up the gradients.
 
-Each worker runs its passes on the one network, with its own scratch
-memory (a :class:`~cnn_core.layers.Workspace`) and gradient buffers.  With single-threaded BLAS
-(``OPENBLAS_NUM_THREADS=1``, which ``main.py`` sets) this beats one
-multi-threaded BLAS call per layer, because the im2col copies, pooling and
-ReLUs run in parallel too.  Training steps put the extra workers in
+Each worker runs its passes on the one network, with its own scratch memory
+(a :class:`~cnn_core.layers.Workspace`) and gradient buffers.  With
+single-threaded BLAS (``OPENBLAS_NUM_THREADS=1``, which ``main.py`` sets)
+this beats one multi-threaded BLAS call per layer, because the im2col
+copies, pooling and ReLUs run in parallel too.  Training steps put the extra workers in
 processes (:mod:`cnn_core.processes`), which do not wait for each other's
 interpreter lock; predictions, which need no gradients, use threads (NumPy
 releases the lock inside BLAS calls and large array operations).  The split
@@ -103,7 +103,7 @@ class DataParallel:
         """Forward and backward on a batch; gradients summed into :attr:`grads`.
 
         Each worker takes a contiguous share of the batch and runs it in chunks
-        of at most :data:`CHUNK` images (see :func:`run_share`); the first
+        of at most :data:`CHUNK` images (see :func:`~cnn_core.share.run_share`); the first
         share runs on this thread, the others in worker processes (or threads).
 
         Parameters

@@ -41,7 +41,7 @@ def feature_visualisation(network, layer, channel, steps=96, step_size=0.05, l2=
     Parameters
     ----------
     network : Network
-        A frozen copy (its caches are used).
+        A frozen copy (training must not change it mid-way).
     layer : str
         A conv (or ReLU / pool) layer; for a conv layer the objective is its
         pre-ReLU output, whose gradient never dies.
