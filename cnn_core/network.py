@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .layers import (Conv2D, Dense, MaxPool2D, ReLU, dense_weight_gradient, internal_maps,
-                     layer_from_spec, public_maps)
+from .layers import (Conv2D, Dense, MaxPool2D, ReLU, WorkspacePool, dense_weight_gradient,
+                     internal_maps, layer_from_spec, public_maps)
 from .losses import softmax
 from .plan import fused_steps, layer_steps
 
@@ -129,6 +129,8 @@ class Network:
         # on its own; the others fuse each ReLU with the max-pool after it.
         self._layer_steps = layer_steps(self.layers)
         self._fused_steps = fused_steps(self.layers)
+        #: Scratch memory for callers whose passes end before they return.
+        self.workspaces = WorkspacePool()
         if seed is not None:
             self.initialize(seed)
 
@@ -329,7 +331,9 @@ class Network:
     def predict_logits(self, images, chunk=CHUNK):
         """Logits ``(N, 10)`` for any number of images, in memory-friendly chunks."""
         images = np.asarray(images)
-        parts = [self.forward(images[i:i + chunk]).logits for i in range(0, len(images), chunk)]
+        with self.workspaces.lease() as workspace:
+            parts = [self.forward(images[i:i + chunk], workspace=workspace).logits
+                     for i in range(0, len(images), chunk)]
         return np.concatenate(parts) if parts else np.zeros((0, NUM_CLASSES), self.dtype)
 
     def predict_proba(self, images, chunk=CHUNK):

@@ -147,11 +147,12 @@ def top_patches(network, images, layer, channel, k=9, chunk=CHUNK):
     index = _check_channel(network, layer, channel)
     batch = as_batch(images, network.dtype)
     best_value, best_flat = [], []
-    for start in range(0, len(batch), chunk):
-        maps = forward_to(network, batch[start:start + chunk], index).output[channel]
-        flat = maps.reshape(len(maps), -1)
-        best_flat.append(flat.argmax(axis=1))
-        best_value.append(flat.max(axis=1))
+    with network.workspaces.lease() as workspace:
+        for start in range(0, len(batch), chunk):
+            maps = forward_to(network, batch[start:start + chunk], index, workspace).output[channel]
+            flat = maps.reshape(len(maps), -1)
+            best_flat.append(flat.argmax(axis=1))
+            best_value.append(flat.max(axis=1))
     values, flat_pos = np.concatenate(best_value), np.concatenate(best_flat)
     width = maps.shape[-1]
     chosen = np.argsort(-values, kind="stable")[:k]

@@ -143,16 +143,19 @@ def gradients_beside(network, image, inputs, target=None, contrast=None, chunk=C
     """
     stacked = np.concatenate([image[None], inputs])
     grads = []
-    for start in range(0, len(stacked), chunk):
-        part = stacked[start:start + chunk]
-        forward_pass = network.forward(part)
-        logits = forward_pass.logits
-        if start == 0:
-            own = logits[0].copy()
-            targets, contrasts = resolve_targets(logits[:1], target, contrast)
-        seed = score_seed(np.repeat(targets, len(part)),
-                          None if contrasts is None else np.repeat(contrasts, len(part)), network.dtype)
-        grads.append(backward(network, forward_pass, seed)[0][:, 0])
+    with network.workspaces.lease() as workspace:
+        for start in range(0, len(stacked), chunk):
+            part = stacked[start:start + chunk]
+            forward_pass = network.forward(part, workspace=workspace)
+            logits = forward_pass.logits
+            if start == 0:
+                own = logits[0].copy()
+                targets, contrasts = resolve_targets(logits[:1], target, contrast)
+            seed = score_seed(np.repeat(targets, len(part)),
+                              None if contrasts is None else np.repeat(contrasts, len(part)),
+                              network.dtype)
+            grads.append(backward(network, forward_pass, seed)[0][:, 0])
+            del forward_pass    # before the next pass: see cnn_core.share.run_share
     return own, int(targets[0]), None if contrasts is None else int(contrasts[0]), \
         np.concatenate(grads)[1:]
 
@@ -223,8 +226,9 @@ def feature_layer(network, name=None):
     return name
 
 
-def forward_to(network, images, index):
-    """Run ``images (N, 1, 28, 28)`` through layers ``0..index``.
+def forward_to(network, images, index, workspace=None):
+    """Run ``images (N, 1, 28, 28)`` through layers ``0..index`` (``workspace``: as in
+    :meth:`Network.forward <cnn_core.network.Network.forward>`).
 
     Used to reach an inner layer without paying for the rest of the network;
     :func:`~cnn_core.explain.backprop.backward` on the pass goes back.
@@ -234,7 +238,7 @@ def forward_to(network, images, index):
     ForwardPass
         Its ``output`` is layer ``index``'s, ``(C, N, H, W)`` (a view) or rows.
     """
-    return network.forward(images, stop=index)
+    return network.forward(images, stop=index, workspace=workspace)
 
 
 # --- maps ---------------------------------------------------------------------------

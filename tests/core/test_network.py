@@ -267,3 +267,12 @@ def test_failed_save_leaves_previous_file_intact(good_file, monkeypatch):
     assert good_file.read_bytes() == before
     assert [p.name for p in good_file.parent.iterdir()] == [good_file.name]
     assert zipfile.is_zipfile(good_file)
+
+
+def test_a_workspace_pool_lends_each_caller_its_own_and_keeps_them():
+    pool = Network(seed=0).workspaces
+    with pool.lease() as first:
+        with pool.lease() as second:
+            assert first is not second          # two callers at once never share
+    with pool.lease() as again:
+        assert again in (first, second)         # kept for the next caller
