@@ -6,8 +6,10 @@ channel-major ``(C, N, H, W)``.  Inside, the layers keep the images last,
 ``(C, H, W, N)`` (see :mod:`cnn_core.layers`).
 
 A pass is a value: :meth:`Network.forward` returns a :class:`ForwardPass` and
-:meth:`Network.backward` a :class:`BackwardPass`.  The network holds only its
-layers and their parameters, so any number of passes can run on it at once.
+:meth:`Network.backward` a :class:`BackwardPass`.  The network holds its layers
+and their parameters, and scratch memory it lends to one caller at a time
+(:class:`~cnn_core.layers.WorkspacePool`), so any number of passes can run on
+it at once.
 """
 from dataclasses import dataclass
 
