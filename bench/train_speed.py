@@ -6,7 +6,8 @@ Run from the repository root (PyTorch is optional: ``pip install torch==2.13.0``
     python bench/train_speed.py --json     # the same as JSON on stdout
 
 Measures, in one run on this machine: a training epoch of 2,000 images at batch 64
-(forward, loss, backward, SGD step), inference of 1,000 images, a training epoch at the full
+(forward, loss, backward, SGD step), inference of 1,000 images (PyTorch both in one
+batch and in the engine's chunks of :data:`CHUNK`, like for like), a training epoch at the full
 60,000-image size, peak memory of a headless training run, the machine's own float32
 GEMM rate, from which the GEMM-bound limit of an epoch follows, and the engine's own matrix
 products alone (its shapes, all workers at once): how much of its epoch is GEMM time that
@@ -145,7 +146,7 @@ def engine_runners(images, labels, workers):
     def epoch():
         for start in range(0, len(labels), BATCH):
             parallel.train_step(images[start:start + BATCH], labels[start:start + BATCH])
-            optimizer.step(parallel.executor)
+            optimizer.step(parallel.grads, parallel.executor)
 
     def inference():
         parallel.predict_logits(images[:1000])
@@ -162,7 +163,8 @@ def torch_model(torch):
 
 
 def torch_runners(images, labels, workers):
-    """(epoch, inference, version) for the same network in PyTorch CPU, or None."""
+    """(epoch, inference, chunked inference, version) for the same network in PyTorch CPU,
+    or None.  Chunked inference runs the engine's chunks of :data:`CHUNK` images."""
     try:
         import torch
     except ImportError:
@@ -184,7 +186,12 @@ def torch_runners(images, labels, workers):
     def inference():
         with torch.no_grad():
             model(x[:1000])
-    return epoch, inference, torch.__version__
+
+    def chunked_inference():
+        with torch.no_grad():
+            for start in range(0, 1000, CHUNK):
+                model(x[start:start + CHUNK])
+    return epoch, inference, chunked_inference, torch.__version__
 
 
 def timed(function):
@@ -260,7 +267,8 @@ def measure(repeats, full_size):
                   "own_gemms": engine_gemm_timer(network, len(labels), workers)}
         inferences = {"engine": engine_inference}
         if torch:
-            epochs["torch"], inferences["torch"], results["machine"]["torch"] = torch
+            (epochs["torch"], inferences["torch"], inferences["torch_chunked"],
+             results["machine"]["torch"]) = torch
         times = side_by_side(epochs, repeats)
         limits = [flops / (gemm_flops / t) for t in times["gemm"]]     # seconds per epoch
         results["gemm_gflops"] = gemm_flops / statistics.median(times["gemm"]) / 1e9
@@ -278,6 +286,10 @@ def measure(repeats, full_size):
             results["torch_inference_1000_s"] = statistics.median(inference_times["torch"])
             results["inference_engine_over_torch"] = median_ratio(inference_times["engine"],
                                                                   inference_times["torch"])
+            results["torch_inference_chunked_1000_s"] = statistics.median(
+                inference_times["torch_chunked"])
+            results["inference_engine_over_torch_chunked"] = median_ratio(
+                inference_times["engine"], inference_times["torch_chunked"])
         if full_size:
             rng = np.random.default_rng(0)
             big_x = rng.random((60000, 1, 28, 28), np.float32)
@@ -306,8 +318,11 @@ def table(r):
         ("training epoch, 2,000 images, batch 64", ms("engine_epoch_s"), ms("torch_epoch_s"),
          f"engine/torch {ratio('engine_over_torch')}, "
          f"engine/GEMM limit {ratio('engine_over_limit')}"),
-        ("inference, 1,000 images", ms("engine_inference_1000_s"), ms("torch_inference_1000_s"),
-         f"engine/torch {ratio('inference_engine_over_torch')}"),
+        ("inference, 1,000 images; PyTorch in one batch", ms("engine_inference_1000_s"),
+         ms("torch_inference_1000_s"), f"engine/torch {ratio('inference_engine_over_torch')}"),
+        (f"inference, 1,000 images; both in chunks of {CHUNK}", ms("engine_inference_1000_s"),
+         ms("torch_inference_chunked_1000_s"),
+         f"engine/torch {ratio('inference_engine_over_torch_chunked')}"),
         ("single image: forward + Grad-CAM (last conv)", ms("single_image_gradcam_s"), "", ""),
         ("single image: activations + Grad-CAM at 4 layers", ms("single_image_canvas_s"), "", ""),
         ("training epoch, 60,000 images", ms("engine_epoch_60000_s"), "", ""),

@@ -55,31 +55,23 @@ def numeric_gradient(f, array, indices=None):
     return grad
 
 
-def _float64(layer):
-    for key in layer.params:
-        layer.params[key] = layer.params[key].astype(np.float64)
-        layer.grads[key] = np.zeros_like(layer.params[key])
-    return layer
-
-
 def check_layer(layer, x, rng):
     """Check one layer's input and parameter gradients on input ``x`` (float64).
 
     The scalar checked is ``sum(forward(x) * g)`` for a fixed random ``g``.
     """
-    _float64(layer)
-    for key, value in layer.params.items():
-        value[...] = rng.standard_normal(value.shape)
-    upstream = rng.standard_normal(layer.forward(x).shape)
+    params = {key: rng.standard_normal(value.shape) for key, value in layer.params.items()}
+    upstream = rng.standard_normal(layer.forward(x, params)[0].shape)
 
     def scalar():
-        return float(np.sum(layer.forward(x) * upstream))
+        return float(np.sum(layer.forward(x, params)[0] * upstream))
 
-    layer.forward(x)
-    grad_x = np.array(layer.backward(upstream))
-    analytic = {key: value.copy() for key, value in layer.grads.items()}
+    out, cache = layer.forward(x, params)
+    grad_x, analytic = layer.backward(upstream, cache, params,
+                                      {key: np.zeros_like(v) for key, v in params.items()})
+    grad_x, analytic = np.array(grad_x), {key: value.copy() for key, value in analytic.items()}
     results = [GradCheckResult(layer.name, "input", relative_error(grad_x, numeric_gradient(scalar, x)))]
-    for key, value in layer.params.items():
+    for key, value in params.items():
         numeric = numeric_gradient(scalar, value)
         results.append(GradCheckResult(layer.name, key, relative_error(analytic[key], numeric)))
     return results
@@ -118,11 +110,12 @@ def check_network(network=None, samples_per_param=12, seed=0):
     labels = np.array([3, 7])
 
     def loss():
-        return cross_entropy(net.forward(images), labels)[0]
+        return cross_entropy(net.forward(images).logits, labels)[0]
 
-    _, grad_logits = cross_entropy(net.forward(images), labels)
-    grad_images = net.backward(grad_logits, need_input_grad=True)
-    analytic = {name: g.copy() for name, g in net.named_grads()}
+    forward_pass = net.forward(images)
+    _, grad_logits = cross_entropy(forward_pass.logits, labels)
+    backward_pass = net.backward(forward_pass, grad_logits, need_input_grad=True)
+    grad_images, analytic = backward_pass.input_grad, backward_pass.param_grads
     results = []
     for name, value in net.named_params():
         picks = rng.choice(value.size, size=min(samples_per_param, value.size), replace=False)

@@ -4,11 +4,21 @@ The public side speaks PyTorch's language: images ``(N, 1, 28, 28)``, logits
 ``(N, 10)``, parameters by ``state_dict`` names (``"conv1.weight"``), feature maps
 channel-major ``(C, N, H, W)``.  Inside, the layers keep the images last,
 ``(C, H, W, N)`` (see :mod:`cnn_core.layers`).
+
+A pass is a value: :meth:`Network.forward` returns a :class:`ForwardPass` and
+:meth:`Network.backward` a :class:`BackwardPass`.  The network holds its layers
+and their parameters, and scratch memory it lends to one caller at a time
+(:class:`~cnn_core.layers.WorkspacePool`), so any number of passes can run on
+it at once.
 """
+from dataclasses import dataclass
+
 import numpy as np
 
-from .layers import Conv2D, Dense, MaxPool2D, ReLU, internal_maps, layer_from_spec, public_maps
+from .layers import (Conv2D, Dense, MaxPool2D, ReLU, WorkspacePool, dense_weight_gradient,
+                     internal_maps, layer_from_spec, public_maps)
 from .losses import softmax
+from .plan import fused_steps, layer_steps
 
 INPUT_SHAPE = (1, 28, 28)
 NUM_CLASSES = 10
@@ -16,7 +26,8 @@ NUM_CLASSES = 10
 #: Images per forward/backward pass when a batch is run in pieces.  A chunk's
 #: im2col buffers stay a few MB (3.6 MB for conv4's at 16 images), within the
 #: shared L3 cache; the whole batch's would not be.  Measured here with the
-#: (C, H, W, N) layout, chunks of 8, 16 and 32 train within 5 % of each other.
+#: (C, H, W, N) layout, the training step runs at 1.13x PyTorch's time with
+#: chunks of 16, against 1.23x with 8 and 1.28x with 32.
 CHUNK = 16
 
 
@@ -44,6 +55,62 @@ def images_to_maps(images, dtype):
     return np.ascontiguousarray(np.asarray(images, dtype).transpose(1, 2, 3, 0))
 
 
+@dataclass(frozen=True)
+class ForwardPass:
+    """One forward pass, as a value.
+
+    Attributes
+    ----------
+    output : ndarray
+        The last layer run's output: the logits ``(N, 10)`` of a whole pass,
+        or, for a pass stopped early, that layer's output in public layout,
+        maps ``(C, N, H, W)`` (a view) or rows ``(N, F)``.
+    outputs : dict of str -> ndarray
+        With ``record``: every layer's output by name, maps ``(C, N, H, W)``
+        (views) or rows ``(N, F)``; otherwise empty.
+    steps : tuple
+        The steps run (:mod:`cnn_core.plan`), and ``caches`` what each one
+        keeps for the backward pass.  Caches made with a
+        :class:`~cnn_core.layers.Workspace` point into it: back-propagate
+        before the workspace's next pass.
+    """
+
+    output: np.ndarray
+    outputs: dict
+    steps: tuple
+    caches: tuple
+
+    @property
+    def logits(self):
+        """The logits ``(N, 10)`` of a whole pass (the same as ``output``)."""
+        return self.output
+
+    @property
+    def recorded(self):
+        """Whether every layer's output was kept (and every layer run on its own)."""
+        return bool(self.outputs)
+
+
+@dataclass(frozen=True)
+class BackwardPass:
+    """One backward pass, as a value.
+
+    Attributes
+    ----------
+    input_grad : ndarray, (N, 1, 28, 28), or None
+        The gradient with respect to the images, when asked for.
+    output_grads : dict of str -> ndarray
+        With ``record``: each layer's output gradient by name, in the layouts
+        of :attr:`ForwardPass.outputs`; otherwise empty.
+    param_grads : dict of str -> ndarray
+        Parameter gradients by ``state_dict`` name (empty when not asked for).
+    """
+
+    input_grad: object
+    output_grads: dict
+    param_grads: dict
+
+
 class Network:
     """An ordered stack of layers with PyTorch-style parameter names.
 
@@ -60,6 +127,12 @@ class Network:
         self.architecture = [dict(s) for s in (architecture or default_architecture())]
         self.layers = [layer_from_spec(s) for s in self.architecture]
         self.output_shapes = self._check_shapes()
+        # Recording passes keep every layer's output, so they run every layer
+        # on its own; the others fuse each ReLU with the max-pool after it.
+        self._layer_steps = layer_steps(self.layers)
+        self._fused_steps = fused_steps(self.layers)
+        #: Scratch memory for callers whose passes end before they return.
+        self.workspaces = WorkspacePool()
         if seed is not None:
             self.initialize(seed)
 
@@ -94,11 +167,10 @@ class Network:
             for key, value in layer.params.items():
                 yield f"{layer.name}.{key}", value
 
-    def named_grads(self):
-        """Yield ``(state_dict_name, gradient array)`` matching :meth:`named_params`."""
-        for layer in self.layers:
-            for key, value in layer.grads.items():
-                yield f"{layer.name}.{key}", value
+    def gradient_buffers(self):
+        """Zeroed arrays shaped as the parameters, by ``state_dict`` name: somewhere for
+        :meth:`backward` to write parameter gradients."""
+        return {name: np.zeros_like(value) for name, value in self.named_params()}
 
     def state_dict(self):
         """Return a copy of the parameters, ``{"conv1.weight": (8, 1, 3, 3), ...}``."""
@@ -126,24 +198,15 @@ class Network:
         return next(layer.params["weight"].dtype for layer in self.layers if layer.params)
 
     def copy(self, dtype=None):
-        """Return an independent network: copied weights, its own caches and gradients.
+        """Return an independent network: the same layers with copied weights.
 
-        Explanations run on such a frozen copy so they never disturb training.
+        Explanations run on such a frozen copy so that training never changes
+        the weights under them.
         """
         twin = Network(self.architecture)
         for mine, theirs in zip(self.layers, twin.layers):
             for key, value in mine.params.items():
                 theirs.params[key] = value.astype(dtype or value.dtype, copy=True)
-                theirs.grads[key] = np.zeros_like(theirs.params[key])
-        return twin
-
-    def replica(self):
-        """Return a network that shares this one's parameter arrays but has its own
-        caches and gradients (for running pieces of a batch on other threads)."""
-        twin = Network(self.architecture)
-        for mine, theirs in zip(self.layers, twin.layers):
-            theirs.params = mine.params
-            theirs.grads = {key: np.zeros_like(value) for key, value in mine.params.items()}
         return twin
 
     def layer(self, name):
@@ -161,7 +224,7 @@ class Network:
 
     # --- passes ------------------------------------------------------------------------
 
-    def forward(self, images, record=False):
+    def forward(self, images, record=False, workspace=None, stop=None):
         """Run the network on a batch.
 
         Parameters
@@ -169,82 +232,110 @@ class Network:
         images : ndarray, (N, 1, 28, 28)
             Pixel values in [0, 1]; cast to the network's dtype.
         record : bool
-            Keep every layer's output in ``self.outputs`` (name -> channel-major
-            maps ``(C, N, H, W)``, views, or rows ``(N, F)``) for explanations.
-            Without it, a ReLU before a max-pool is applied after the pool
-            (:meth:`MaxPool2D.forward_rectified`): the same logits and
+            Keep every layer's output in the pass's ``outputs``.  Without it,
+            a ReLU before a max-pool is applied after the pool
+            (:class:`~cnn_core.plan.ReluPool`): the same logits and
             gradients, but that ReLU's full-size output never exists.
+        workspace : Workspace or None
+            The caller's scratch memory, reused from pass to pass (training);
+            ``None`` allocates what the pass needs.
+        stop : int or None
+            Run only layers ``0..stop`` (every layer on its own): an inner
+            layer without paying for the rest of the network.
 
         Returns
         -------
-        logits : ndarray, (N, 10)
+        ForwardPass
         """
+        steps = self._layer_steps if record or stop is not None else self._fused_steps
+        if stop is not None:
+            steps = steps[:stop + 1]
         x = images_to_maps(images, self.dtype)
-        self.outputs = {} if record else None
-        layers = self.layers
-        index = 0
-        while index < len(layers):
-            layer = layers[index]
-            following = layers[index + 1] if index + 1 < len(layers) else None
-            if not record and isinstance(layer, ReLU) and isinstance(following, MaxPool2D):
-                x = following.forward_rectified(x, layer)     # same result, less work
-                index += 2
-                continue
-            x = layer.forward(x)
+        caches, outputs = [], {}
+        for step in steps:
+            x, cache = step.forward(x, workspace)
+            caches.append(cache)
             if record:
-                self.outputs[layer.name] = public_maps(x)
-            index += 1
-        return np.ascontiguousarray(x)
+                outputs[step.name] = public_maps(x)
+        output = public_maps(x) if stop is not None else np.ascontiguousarray(x)
+        return ForwardPass(output, outputs, steps, tuple(caches))
 
-    def backward(self, grad_logits, need_input_grad=False, record=False, param_grads=True,
-                 start=None, accumulate=False, until=None):
-        """Back-propagate a gradient, filling every layer's ``grads``.
+    def backward(self, forward_pass, grad, need_input_grad=False, record=False, param_grads=True,
+                 accumulate=False, until=None, deferred=None):
+        """Back-propagate a gradient through the layers of ``forward_pass``.
 
         Parameters
         ----------
-        grad_logits : ndarray
-            Gradient with respect to the output of layer ``start`` (default:
-            the last layer, so ``(N, 10)`` logits): ``(C, N, H, W)`` for maps.
+        forward_pass : ForwardPass
+            Made by this network (or one with the same architecture).
+        grad : ndarray
+            Gradient with respect to the pass's ``output``: ``(N, 10)`` for
+            the logits, ``(C, N, H, W)`` for maps.
         need_input_grad : bool
-            Return the gradient with respect to the images ``(N, 1, 28, 28)``.
+            Work out the gradient with respect to the images ``(N, 1, 28, 28)``.
         record : bool
-            Keep, in ``self.output_grads``, each layer's output gradient (same
-            layouts as ``self.outputs``).
-        param_grads : bool
-            Fill the layers' parameter gradients; explanations need only the
-            input and feature-map gradients and skip this half of the work.
-        start : int or None
-            Index of the layer the gradient belongs to (after a forward pass
-            that reached it).
+            Keep each layer's output gradient (needs a recording pass).
+        param_grads : bool or dict of str -> ndarray
+            ``True``: parameter gradients in new arrays; a dict of buffers by
+            ``state_dict`` name (:meth:`gradient_buffers`): written there;
+            ``False``: none (explanations need only the input and feature-map
+            gradients, half the work).
         accumulate : bool
-            Add the parameter gradients to those already there (a batch run
-            in chunks) instead of overwriting them.
+            Add the parameter gradients to what the buffers hold (a batch run
+            in chunks) instead of overwriting it.
         until : int or None
             Stop at this layer: once its output gradient is known (and
-            recorded), go no further down; returns None.  A Grad-CAM of the
-            last conv layer needs only the top few layers.
+            recorded), go no further down.  A Grad-CAM of the last conv layer
+            needs only the top few layers.
+        deferred : dict or None
+            Leave the dense layers' weight gradients to
+            :meth:`finish_deferred`, collecting their rows here.
+
+        Returns
+        -------
+        BackwardPass
         """
-        if record and any(relu._before_pool is not None for relu in self.relu_layers()):
+        steps = forward_pass.steps
+        if record and not forward_pass.recorded:
             raise ValueError("recording gradients needs a forward pass with record=True")
-        grad = internal_maps(grad_logits)
-        self.output_grads = {} if record else None
-        start = len(self.layers) - 1 if start is None else start
-        for index in range(start, -1, -1):
-            layer = self.layers[index]
+        if until is not None and until not in [step.index for step in steps]:
+            raise ValueError(f"layer {until} is not the end of a step of this pass")
+        if param_grads is True:
+            param_grads = self.gradient_buffers()
+        buffers = param_grads or None
+        grad = internal_maps(grad)
+        output_grads = {}
+        for position in range(len(steps) - 1, -1, -1):
+            step = steps[position]
             if record:
-                self.output_grads[layer.name] = public_maps(grad)
-            if index == until:
-                return None
-            grad = layer.backward(grad, need_input_grad=need_input_grad or index > 0,
-                                  param_grads=param_grads, accumulate=accumulate)
-        if not need_input_grad:
-            return None
-        return np.ascontiguousarray(grad.transpose(3, 0, 1, 2))
+                output_grads[step.name] = public_maps(grad)
+            if step.index == until:
+                return BackwardPass(None, output_grads, buffers or {})
+            grad = step.backward(grad, forward_pass.caches[position], buffers,
+                                 need_input_grad or position > 0, accumulate, deferred)
+        input_grad = np.ascontiguousarray(grad.transpose(3, 0, 1, 2)) if need_input_grad else None
+        return BackwardPass(input_grad, output_grads, buffers or {})
+
+    def finish_deferred(self, deferred, param_grads):
+        """Write the dense layers' weight gradients of the rows that :meth:`backward`
+        collected in ``deferred`` into ``param_grads`` (overwriting)."""
+        for name, rows in deferred.items():
+            dense_weight_gradient(rows, param_grads[f"{name}.weight"])
+
+    def fired(self, forward_pass):
+        """Which ReLU units were positive for at least one image of ``forward_pass``:
+        ReLU name -> bool ``(C, H, W)`` or ``(F,)``."""
+        fired = {}
+        for step, cache in zip(forward_pass.steps, forward_pass.caches):
+            fired.update(step.fired(cache))
+        return fired
 
     def predict_logits(self, images, chunk=CHUNK):
         """Logits ``(N, 10)`` for any number of images, in memory-friendly chunks."""
         images = np.asarray(images)
-        parts = [self.forward(images[i:i + chunk]).copy() for i in range(0, len(images), chunk)]
+        with self.workspaces.lease() as workspace:
+            parts = [self.forward(images[i:i + chunk], workspace=workspace).logits
+                     for i in range(0, len(images), chunk)]
         return np.concatenate(parts) if parts else np.zeros((0, NUM_CLASSES), self.dtype)
 
     def predict_proba(self, images, chunk=CHUNK):

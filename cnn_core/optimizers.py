@@ -33,8 +33,9 @@ class SGD:
         self._scratch = {name: np.zeros_like(p) for name, p in network.named_params()}
         self._started = False
 
-    def step(self, executor=None):
-        """Apply one update from the gradients the last backward pass left.
+    def step(self, grads, executor=None):
+        """Apply one update from ``grads`` (``state_dict`` name -> gradient array, as
+        :attr:`DataParallel.grads <cnn_core.parallel.DataParallel.grads>`).
 
         Works in place with one scratch array per parameter: fc1's weights
         alone are 1.6 MB, and fresh temporaries of that size cost more than
@@ -44,8 +45,8 @@ class SGD:
         thread; the update is elementwise, so the result is the same.
         """
         mine, theirs = [], []
-        for (name, param), (_, grad) in zip(self.network.named_params(), self.network.named_grads()):
-            arrays = (param, grad, self._velocity[name], self._scratch[name])
+        for name, param in self.network.named_params():
+            arrays = (param, grads[name], self._velocity[name], self._scratch[name])
             if executor is None or param.size < _SPLIT_SIZE:
                 mine.append(arrays)
             else:

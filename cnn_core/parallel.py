@@ -1,10 +1,10 @@
 """Data parallelism: split a batch, run the pieces at once, add up the gradients.
 
-Each worker drives its own *replica* of the network: the same parameters,
-but its own caches and gradient buffers.  With single-threaded BLAS
-(``OPENBLAS_NUM_THREADS=1``, which ``main.py`` sets) this beats one
-multi-threaded BLAS call per layer, because the im2col copies, pooling and
-ReLUs run in parallel too.  Training steps put the extra workers in
+Each worker runs its passes on the one network, with its own scratch memory
+(a :class:`~cnn_core.layers.Workspace`) and gradient buffers.  With
+single-threaded BLAS (``OPENBLAS_NUM_THREADS=1``, which ``main.py`` sets)
+this beats one multi-threaded BLAS call per layer, because the im2col
+copies, pooling and ReLUs run in parallel too.  Training steps put the extra workers in
 processes (:mod:`cnn_core.processes`), which do not wait for each other's
 interpreter lock; predictions, which need no gradients, use threads (NumPy
 releases the lock inside BLAS calls and large array operations).  The split
@@ -16,10 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .layers import Dense
-from .losses import cross_entropy
+from .layers import Workspace
 from .network import CHUNK
 from .processes import ShareProcesses, WorkerLost, available
+from .share import run_share
 
 _BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -34,79 +34,11 @@ def default_workers():
     return max(1, os.cpu_count() or 1) if single_blas else 1
 
 
-def _chunks(part, size=CHUNK):
-    """Split ``part`` (a slice with a stop) into consecutive slices of at most ``size``."""
-    return [slice(s, min(s + size, part.stop)) for s in range(part.start, part.stop, size)]
-
-
-def _merge_alive(alive, network):
-    """Mark in ``alive`` (ReLU name -> bool (C, H, W) or (F,)) the units that fired
-    for at least one sample of ``network``'s last forward pass."""
-    for relu in network.relu_layers():
-        fired = relu.fired()
-        if relu.name in alive:
-            alive[relu.name] |= fired
-        else:
-            alive[relu.name] = fired
-
-
-def run_share(replica, images, labels, batch_size, track_alive=True):
-    """Forward and backward on one worker's share of a batch, in chunks of :data:`CHUNK`.
-
-    The dense layers' weight gradients are worked out once for the whole share
-    (:meth:`Dense.defer_weight_gradient <cnn_core.layers.Dense.defer_weight_gradient>`).
-
-    Parameters
-    ----------
-    replica : Network
-        Its ``grads`` receive the share's gradients (overwritten, not added to).
-    images : ndarray, (n, 1, 28, 28)
-    labels : ndarray of int, (n,)
-    batch_size : int
-        Of the whole batch: each chunk's gradient is scaled to its part of the
-        batch mean.
-    track_alive : bool
-        Note which ReLU units fired (1 % of the time; only the health view
-        asks for it).
-
-    Returns
-    -------
-    loss_sum : float
-        Summed cross-entropy of the share (NaN or inf if a chunk diverged;
-        such a chunk is not back-propagated).
-    logits : list of ndarray, (chunk, 10) each
-    alive : dict of str -> bool ndarray
-        ReLU name -> units that fired for at least one image of the share
-        (empty without ``track_alive``).
-    """
-    loss, logits, alive, filled = 0.0, [], {}, False
-    dense = [layer for layer in replica.layers if isinstance(layer, Dense)]
-    for layer in dense:
-        layer.defer_weight_gradient()
-    try:
-        for chunk in _chunks(slice(0, len(labels))):
-            chunk_logits = replica.forward(images[chunk])
-            if track_alive:
-                _merge_alive(alive, replica)
-            chunk_loss, grad = cross_entropy(chunk_logits, labels[chunk])
-            size = chunk.stop - chunk.start
-            if np.isfinite(chunk_loss):
-                grad *= size / batch_size            # each chunk's mean → the batch mean
-                replica.backward(grad, accumulate=filled)   # the first one overwrites
-                filled = True
-            loss += chunk_loss * size
-            logits.append(chunk_logits.copy())
-    finally:                                    # (also after an error: stop deferring)
-        for layer in dense:
-            layer.finish_weight_gradient()
-    return loss, logits, alive
-
-
 class DataParallel:
     """Run forward and backward passes of ``network`` on ``workers`` workers.
 
-    Gradients end up in ``network``'s own ``grads``, as after a plain
-    backward pass, so the optimizer does not know the difference.
+    The gradients of the last training step are in :attr:`grads`, by
+    ``state_dict`` name, for the optimizer.
 
     Parameters
     ----------
@@ -126,7 +58,10 @@ class DataParallel:
         self.track_alive = track_alive
         self.workers = max(1, workers or default_workers())
         self.processes = processes and available()
-        self.replicas = [network] + [network.replica() for _ in range(self.workers - 1)]
+        #: The batch's gradients (the first share's, then the others added).
+        self.grads = network.gradient_buffers()
+        self._grads = [self.grads] + [network.gradient_buffers() for _ in range(self.workers - 1)]
+        self._workspaces = [Workspace() for _ in range(self.workers)]
         self._pool = ThreadPoolExecutor(self.workers - 1) if self.workers > 1 else None
         self._processes = None  # ShareProcesses, once a training step needs them
         self._alive = {}        # ReLU name -> units that fired in the last training batch
@@ -151,12 +86,13 @@ class DataParallel:
         self.close()
 
     def _map(self, function, pieces):
-        """``function(replica, piece)`` for up to ``workers`` pieces; the first runs here."""
+        """``function(worker, piece)`` for up to ``workers`` pieces, ``worker`` the index of
+        the worker's buffers; the first runs here."""
         if self._pool is None or len(pieces) == 1:
-            return [function(self.replicas[0], piece) for piece in pieces]
-        futures = [self._pool.submit(function, replica, piece)
-                   for replica, piece in zip(self.replicas[1:], pieces[1:])]
-        return [function(self.replicas[0], pieces[0])] + [f.result() for f in futures]
+            return [function(0, piece) for piece in pieces]
+        futures = [self._pool.submit(function, worker, piece)
+                   for worker, piece in enumerate(pieces[1:], 1)]
+        return [function(0, pieces[0])] + [f.result() for f in futures]
 
     def _split(self, n):
         count = min(self.workers, n)
@@ -164,10 +100,10 @@ class DataParallel:
         return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
     def train_step(self, images, labels):
-        """Forward and backward on a batch; gradients summed into ``network.grads``.
+        """Forward and backward on a batch; gradients summed into :attr:`grads`.
 
         Each worker takes a contiguous share of the batch and runs it in chunks
-        of at most :data:`CHUNK` images (see :func:`run_share`); the first
+        of at most :data:`CHUNK` images (see :func:`~cnn_core.share.run_share`); the first
         share runs on this thread, the others in worker processes (or threads).
 
         Parameters
@@ -192,10 +128,10 @@ class DataParallel:
                 self._stop_processes()
                 self.processes = False
         if results is None:
-            results = self._map(lambda replica, part: run_share(
-                replica, images[part], labels[part], n, self.track_alive), parts)
-            self._add_gradients([dict(replica.named_grads())
-                                 for replica in self.replicas[1:len(parts)]])
+            results = self._map(lambda worker, part: run_share(
+                self.network, images[part], labels[part], n, self._grads[worker],
+                self._workspaces[worker], self.track_alive), parts)
+            self._add_gradients(self._grads[1:len(parts)])
         self._alive = results[0][2]
         for _, _, alive in results[1:]:
             for name, units in alive.items():
@@ -204,10 +140,10 @@ class DataParallel:
         return loss, np.concatenate([chunk for r in results for chunk in r[1]])
 
     def _add_gradients(self, others):
-        """Add each of ``others`` (name -> gradient array, as ``named_grads``) to the
-        network's gradients, in a fixed order so that results repeat exactly."""
+        """Add each of ``others`` (``state_dict`` name -> gradient array) to
+        :attr:`grads`, in a fixed order so that results repeat exactly."""
         for theirs in others:
-            for name, grad in self.network.named_grads():
+            for name, grad in self.grads.items():
                 grad += theirs[name]
 
     def _step_in_processes(self, images, labels, parts):
@@ -218,7 +154,8 @@ class DataParallel:
         n = len(labels)
         for index, part in enumerate(parts[1:]):
             workers.submit(index, images[part], labels[part], n, self.track_alive)
-        results = [run_share(self.network, images[parts[0]], labels[parts[0]], n, self.track_alive)]
+        results = [run_share(self.network, images[parts[0]], labels[parts[0]], n, self.grads,
+                             self._workspaces[0], self.track_alive)]
         results += [workers.result(index) for index in range(len(parts) - 1)]
         self._add_gradients([workers.grads[index].arrays for index in range(len(parts) - 1)])
         return results
@@ -235,8 +172,9 @@ class DataParallel:
             return self.network.predict_logits(images)
         out = []
         for first in range(0, len(pieces), self.workers):
-            out += self._map(lambda replica, part: replica.forward(images[part]).copy(),
-                             pieces[first:first + self.workers])
+            out += self._map(lambda worker, part: self.network.forward(
+                images[part], workspace=self._workspaces[worker]).logits,
+                pieces[first:first + self.workers])
         return np.concatenate(out)
 
     def dead_relu_fractions(self):

@@ -2,9 +2,9 @@
 
 NumPy releases the GIL inside its large operations, so threads already run
 side by side; but a training chunk is a few hundred small operations, and
-between them every thread needs the lock.  A worker process holds a replica
-of the network whose parameters and gradients live in memory shared with
-the parent, so each step sends only the share's images and labels down a
+between them every thread needs the lock.  A worker process holds a copy
+of the network whose parameters, and its gradient buffers, live in memory
+shared with the parent, so each step sends only the share's images and labels down a
 socket, and the gradients come back without a copy.
 
 A worker is a plain ``python -m cnn_core.processes`` child rather than a
@@ -27,6 +27,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 import numpy as np
+
+from .layers import Workspace
+from .network import Network
+from .share import run_share
 
 _ALIGN = 64                 # each array starts on a cache line
 
@@ -99,17 +103,15 @@ class SharedArrays:
 
 
 def _serve(connection):
-    """A worker's life: set up a replica, then run shares until told to stop."""
-    from .network import Network
-    from .parallel import run_share
+    """A worker's life: set up its network on the shared parameters, then run shares
+    until told to stop."""
     architecture, layout, dtype, params_path, grads_path = connection.recv()
     params = SharedArrays(layout, dtype, params_path)
     grads = SharedArrays(layout, dtype, grads_path)
-    network = Network(architecture)
+    network, workspace = Network(architecture), Workspace()
     for layer in network.layers:
         for key in layer.params:
             layer.params[key] = params.arrays[f"{layer.name}.{key}"]
-            layer.grads[key] = grads.arrays[f"{layer.name}.{key}"]
     connection.send("ready")
     while True:
         try:
@@ -119,7 +121,9 @@ def _serve(connection):
         if job is None:
             break
         try:
-            answer = ("done", run_share(network, *job))
+            images, labels, batch_size, track_alive = job
+            answer = ("done", run_share(network, images, labels, batch_size, grads.arrays,
+                                        workspace, track_alive))
         except Exception as exc:        # reported to the parent, which raises it
             answer = ("failed", f"{type(exc).__name__}: {exc}")
         try:
@@ -129,7 +133,7 @@ def _serve(connection):
 
 
 class ShareProcesses:
-    """``count`` worker processes, each training a replica of ``network`` on a share.
+    """``count`` worker processes, each training ``network``'s architecture on a share.
 
     The parameters are published once per step into one shared block that
     every worker reads; each worker writes its gradients into a block of its
@@ -188,7 +192,7 @@ class ShareProcesses:
 
     def submit(self, index, images, labels, batch_size, track_alive):
         """Start worker ``index`` on a share: ``images (n, 1, 28, 28)``, ``labels (n,)``
-        (see :func:`~cnn_core.parallel.run_share`)."""
+        (see :func:`~cnn_core.share.run_share`)."""
         try:
             self._connections[index].send((images, labels, batch_size, track_alive))
         except OSError as exc:

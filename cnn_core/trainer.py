@@ -134,10 +134,14 @@ def evaluate_loss_accuracy(model, images, labels):
     return loss, float((logits.argmax(axis=1) == labels).mean())
 
 
-def layer_grad_norms(network):
-    """Euclidean norm of each parametrised layer's gradients (weight and bias together)."""
-    return {layer.name: math.sqrt(sum(float(np.vdot(g, g)) for g in layer.grads.values()))
-            for layer in network.layers if layer.grads}
+def layer_grad_norms(grads):
+    """Euclidean norm of each parametrised layer's gradients (weight and bias together),
+    from gradients by ``state_dict`` name (``"conv1.weight"``)."""
+    squares = {}
+    for name, g in grads.items():
+        layer = name.rsplit(".", 1)[0]
+        squares[layer] = squares.get(layer, 0.0) + float(np.vdot(g, g))
+    return {layer: math.sqrt(total) for layer, total in squares.items()}
 
 
 class Trainer:
@@ -258,14 +262,14 @@ class Trainer:
                             "the loss became infinite" if math.isinf(loss) else
                             f"the loss exploded to {loss:.3g}")
             return None
-        grad_norms = layer_grad_norms(self.network)
+        grad_norms = layer_grad_norms(self._parallel.grads)
         if not all(math.isfinite(n) for n in grad_norms.values()):
             self._roll_back("the gradients became infinite")
             return None
         momentum = self.config.momentum
         self.optimizer.lr, self.optimizer.momentum = lr, momentum
         self.optimizer.weight_decay = self.config.weight_decay
-        self.optimizer.step(self._parallel.executor)
+        self.optimizer.step(self._parallel.grads, self._parallel.executor)
         if not all(np.isfinite(value).all() for _, value in self.network.named_params()):
             self._roll_back("the weights overflowed")   # the update itself did
             return None

@@ -11,18 +11,17 @@ def batch_activations(network, images):
     Parameters
     ----------
     network : Network
-        A frozen copy (its caches are used).
     images : array_like, (N, 1, 28, 28), (N, 28, 28) or (28, 28)
 
     Returns
     -------
     outputs : dict of str -> ndarray
         Layer name -> ``(N, C, H, W)`` for conv, ReLU and pool layers, or
-        ``(N, F)`` for dense ones; copies that later passes do not touch.
+        ``(N, F)`` for dense ones.
     logits : ndarray, (N, 10)
     """
-    logits = network.forward(as_batch(images, network.dtype), record=True).copy()
-    return image_major(network.outputs), logits
+    forward_pass = network.forward(as_batch(images, network.dtype), record=True)
+    return image_major(forward_pass.outputs), forward_pass.logits
 
 
 def activations(network, image):
@@ -42,7 +41,7 @@ def image_major(recorded):
     """Copy recorded channel-major outputs into image-major arrays.
 
     ``(C, N, H, W)`` becomes ``(N, C, H, W)``; rows ``(N, F)`` are copied as
-    they are.  Copying matters: layers reuse their buffers on the next pass.
+    they are, so every result is a contiguous array of its own.
     """
     # np.array copies even when the transpose is already contiguous (one image).
     return {name: np.array(value.transpose(1, 0, 2, 3) if value.ndim == 4 else value)

@@ -1,12 +1,12 @@
 """The one entry point the GUI and the command line call.
 
-An :class:`Explainer` holds its own frozen copy of the weights, so explaining
-never touches the network being trained: no shared caches, no shared
-gradient buffers.  Make one per weight snapshot and call it as often as the
+An :class:`Explainer` holds its own frozen copy of the weights, so training
+never changes them under an explanation.  A pass is a value
+(:class:`~cnn_core.network.ForwardPass`), so one explainer serves any number
+of threads at once.  Make one per weight snapshot and call it as often as the
 pen moves; :func:`explain` is the one-shot form.
 """
 import inspect
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,41 +119,39 @@ class Explainer:
         Copied at once; later changes to it are not seen (call
         :meth:`set_weights` with a new snapshot).
 
-    One explainer runs one explanation at a time (a lock serialises callers
-    from different threads, since the copy's caches are shared by its calls).
+    Calls from several threads may run at once.
     """
 
     def __init__(self, network):
         self.network = network.copy()
-        # Batched methods run on a replica (same weights, own buffers): the
-        # layers size their buffers to the batch, and alternating one image
-        # with 33 on a single network would reallocate them on every call.
-        self._batched = self.network.replica()
-        self._lock = threading.Lock()
 
     def set_weights(self, state):
-        """Load a ``state_dict`` snapshot (e.g. from a training record) into the copy."""
-        with self._lock:
-            self.network.load_state_dict(state)
+        """Explain with a ``state_dict`` snapshot (e.g. from a training record) from now on.
+
+        The snapshot goes into a new copy that then replaces the old one, so an
+        explanation already running finishes on the weights it started with.
+        """
+        network = self.network.copy()
+        network.load_state_dict(state)
+        self.network = network
 
     def explain(self, image, method="gradcam", layer=None, target=None, contrast=None, **options):
         """Explain one image; see :func:`explain`."""
         method = check_method(method)
-        batch = self._one_image(image)
-        with self._lock:
-            if method in CAM_METHODS:
-                if options:
-                    raise ConfigError(f"{method} takes no options ({', '.join(options)})")
-                layer = last_conv_layer(self.network) if layer is None else layer
-                maps, recorded = CAM_METHODS[method](self.network, batch, layer, target, contrast)
-                heatmap, raw, logits = maps.heatmap[0], maps.raw[0], recorded.logits
-                targets, contrasts = recorded.targets, recorded.contrasts
-            else:
-                _check_options(method, options)
-                network = self.network if method == "saliency" else self._batched
-                result = PIXEL_METHODS[method](network, batch, target, contrast, **options)
-                heatmap, raw, logits = result.heatmap[0], result.raw[0], result.logits
-                targets, contrasts, layer = result.targets, result.contrasts, None
+        network = self.network              # one set of weights for the whole call
+        batch = self._one_image(image, network)
+        if method in CAM_METHODS:
+            if options:
+                raise ConfigError(f"{method} takes no options ({', '.join(options)})")
+            layer = last_conv_layer(network) if layer is None else layer
+            maps, recorded = CAM_METHODS[method](network, batch, layer, target, contrast)
+            heatmap, raw, logits = maps.heatmap[0], maps.raw[0], recorded.logits
+            targets, contrasts = recorded.targets, recorded.contrasts
+        else:
+            _check_options(method, options)
+            result = PIXEL_METHODS[method](network, batch, target, contrast, **options)
+            heatmap, raw, logits = result.heatmap[0], result.raw[0], result.logits
+            targets, contrasts, layer = result.targets, result.contrasts, None
         probabilities = softmax(logits.astype(np.float64))[0]
         return Explanation(method, heatmap, raw, probabilities, int(probabilities.argmax()),
                            int(targets[0]), None if contrasts is None else int(contrasts[0]),
@@ -176,11 +174,11 @@ class Explainer:
         """
         if method not in CAM_METHODS:
             raise ConfigError(f"analyse needs a CAM method ({', '.join(CAM_METHODS)}), not {method!r}")
-        batch = self._one_image(image)
-        with self._lock:
-            recorded = record_pass(self.network, batch, target, contrast)
-            cams = CAM_METHODS[method].from_pass(self.network, recorded)
-            outputs = image_major(recorded.outputs)
+        network = self.network
+        batch = self._one_image(image, network)
+        recorded = record_pass(network, batch, target, contrast)
+        cams = CAM_METHODS[method].from_pass(network, recorded)
+        outputs = image_major(recorded.outputs)
         probabilities = softmax(recorded.logits.astype(np.float64))[0]
         contrasts = recorded.contrasts
         return Analysis({name: value[0] for name, value in outputs.items()},
@@ -188,8 +186,9 @@ class Explainer:
                         probabilities, int(probabilities.argmax()), int(recorded.targets[0]),
                         None if contrasts is None else int(contrasts[0]), method)
 
-    def _one_image(self, image):
-        batch = as_batch(image, self.network.dtype)
+    @staticmethod
+    def _one_image(image, network):
+        batch = as_batch(image, network.dtype)
         if len(batch) != 1:
             raise ConfigError(f"explain one image at a time, not {len(batch)}")
         return batch
@@ -203,9 +202,8 @@ class Explainer:
             For one image: ``probabilities`` ``(1, S)``, ``auc`` ``(1,)``.
         """
         heatmap = random_heatmaps(1, seed) if random_order else explanation.heatmap[None]
-        with self._lock:
-            return perturbation_curves(self._batched, explanation.image, heatmap,
-                                       [explanation.target], mode)
+        return perturbation_curves(self.network, explanation.image, heatmap,
+                                   [explanation.target], mode)
 
 
 def heatmap_function(method, layer=None, **options):

@@ -5,7 +5,7 @@ predicted one), or ``S = logit[target] - logit[contrast]`` in contrast mode,
 and returns an :class:`Attribution`: the method's own signed map ``raw`` and a
 ``heatmap`` in [0, 1] for display and for ranking pixels.
 
-Common parameters: ``network`` is a frozen copy (its caches are used);
+Common parameters: ``network`` is the network to explain;
 ``images`` is one image ``(28, 28)`` or a batch ``(N, 1, 28, 28)``;
 ``target`` and ``contrast`` are a digit, one digit per image, or ``None``.
 """
@@ -46,9 +46,10 @@ def saliency(network, images, target=None, contrast=None):
     ``raw`` is the gradient; ``heatmap`` its normalised absolute value.
     """
     batch = as_batch(images, network.dtype)
-    logits = network.forward(batch).copy()
+    forward_pass = network.forward(batch)
+    logits = forward_pass.logits
     targets, contrasts = resolve_targets(logits, target, contrast)
-    raw = backward(network, score_seed(targets, contrasts, network.dtype))[0][:, 0]
+    raw = backward(network, forward_pass, score_seed(targets, contrasts, network.dtype))[0][:, 0]
     return Attribution(raw, normalise(np.abs(raw)), logits, targets, contrasts)
 
 

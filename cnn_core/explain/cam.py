@@ -24,8 +24,7 @@ class RecordedPass:
     """One forward and backward pass with every layer's output and gradient.
 
     ``outputs`` and ``gradients`` map layer names to channel-major records
-    ``(C, N, H, W)`` or rows ``(N, F)``; they stay valid only until the
-    network's next pass, so consume them at once (or copy).
+    ``(C, N, H, W)`` or rows ``(N, F)`` (views of the pass's own arrays).
     """
 
     logits: np.ndarray       # (N, 10), a copy
@@ -41,7 +40,6 @@ def record_pass(network, images, target=None, contrast=None, until=None):
     Parameters
     ----------
     network : Network
-        A frozen copy.
     images : array_like, (N, 1, 28, 28) or (28, 28)
     target, contrast : int, sequence or None
         See :func:`~cnn_core.explain.passes.resolve_targets`.
@@ -50,11 +48,11 @@ def record_pass(network, images, target=None, contrast=None, until=None):
         backward pass stops there (default: it goes down to the input).
     """
     batch = as_batch(images, network.dtype)
-    logits = network.forward(batch, record=True).copy()
-    targets, contrasts = resolve_targets(logits, target, contrast)
-    _, gradients = backward(network, score_seed(targets, contrasts, network.dtype),
+    forward_pass = network.forward(batch, record=True)
+    targets, contrasts = resolve_targets(forward_pass.logits, target, contrast)
+    _, gradients = backward(network, forward_pass, score_seed(targets, contrasts, network.dtype),
                             need_input_grad=False, record=True, until=until)
-    return RecordedPass(logits, targets, contrasts, network.outputs, gradients)
+    return RecordedPass(forward_pass.logits, targets, contrasts, forward_pass.outputs, gradients)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ def dense_features(network, images, layer=EMBEDDING_LAYER, chunk=CHUNK):
     Parameters
     ----------
     network : Network
-        A frozen copy (its caches are used).
     images : array_like, (N, 1, 28, 28)
     layer : str
         Default ``"relu5"``, fc1 after its ReLU.
@@ -28,12 +27,13 @@ def dense_features(network, images, layer=EMBEDDING_LAYER, chunk=CHUNK):
     batch = as_batch(images, network.dtype)
     layer_index(network, layer)         # an unknown name fails before any work
     parts = []
-    for start in range(0, len(batch), chunk):
-        network.forward(batch[start:start + chunk], record=True)
-        out = network.outputs[layer]
-        if out.ndim == 4:                   # channel-major maps -> image rows
-            out = out.transpose(1, 0, 2, 3).reshape(out.shape[1], -1)
-        parts.append(np.array(out, np.float32))
+    with network.workspaces.lease() as workspace:
+        for start in range(0, len(batch), chunk):
+            out = network.forward(batch[start:start + chunk], record=True,
+                                  workspace=workspace).outputs[layer]
+            if out.ndim == 4:               # channel-major maps -> image rows
+                out = out.transpose(1, 0, 2, 3).reshape(out.shape[1], -1)
+            parts.append(np.array(out, np.float32))
     return np.concatenate(parts)
 
 

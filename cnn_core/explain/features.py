@@ -41,7 +41,7 @@ def feature_visualisation(network, layer, channel, steps=96, step_size=0.05, l2=
     Parameters
     ----------
     network : Network
-        A frozen copy (its caches are used).
+        A frozen copy (training must not change it mid-way).
     layer : str
         A conv (or ReLU / pool) layer; for a conv layer the objective is its
         pre-ReLU output, whose gradient never dies.
@@ -71,10 +71,11 @@ def feature_visualisation(network, layer, channel, steps=96, step_size=0.05, l2=
     for step in range(steps):
         dy, dx = rng.integers(-jitter, jitter + 1, size=2)
         shifted = np.roll(image, (dy, dx), axis=(0, 1))
-        out = forward_to(network, shifted[None, None], index)
+        forward_pass = forward_to(network, shifted[None, None], index)
+        out = forward_pass.output
         seed_grad = np.zeros_like(out)
         seed_grad[channel] = 1.0 / out[channel].size
-        grad = np.roll(backward(network, seed_grad, index)[0][0, 0], (-dy, -dx), axis=(0, 1))
+        grad = np.roll(backward(network, forward_pass, seed_grad)[0][0, 0], (-dy, -dx), axis=(0, 1))
         grad /= np.abs(grad).mean() + 1e-8
         image += step_size * grad - l2 * image
         if blur_every and (step + 1) % blur_every == 0:
@@ -146,11 +147,12 @@ def top_patches(network, images, layer, channel, k=9, chunk=CHUNK):
     index = _check_channel(network, layer, channel)
     batch = as_batch(images, network.dtype)
     best_value, best_flat = [], []
-    for start in range(0, len(batch), chunk):
-        maps = forward_to(network, batch[start:start + chunk], index)[channel]
-        flat = maps.reshape(len(maps), -1)
-        best_flat.append(flat.argmax(axis=1))
-        best_value.append(flat.max(axis=1))
+    with network.workspaces.lease() as workspace:
+        for start in range(0, len(batch), chunk):
+            maps = forward_to(network, batch[start:start + chunk], index, workspace).output[channel]
+            flat = maps.reshape(len(maps), -1)
+            best_flat.append(flat.argmax(axis=1))
+            best_value.append(flat.max(axis=1))
     values, flat_pos = np.concatenate(best_value), np.concatenate(best_flat)
     width = maps.shape[-1]
     chosen = np.argsort(-values, kind="stable")[:k]

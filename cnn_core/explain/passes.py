@@ -1,8 +1,9 @@
 """Shared plumbing: input checks, class targets, recorded passes and map resizing.
 
-Every function here works on the network it is given and uses its caches, so
-pass a frozen copy (:meth:`cnn_core.network.Network.copy`), never the network
-being trained.  Images are PyTorch-shaped ``(N, 1, 28, 28)``; a single
+Every function here runs passes on the network it is given and changes
+nothing in it; explanations take a frozen copy of the weights
+(:meth:`cnn_core.network.Network.copy`) so that training never changes them
+mid-way.  Images are PyTorch-shaped ``(N, 1, 28, 28)``; a single
 ``(28, 28)`` image or a stack ``(N, 28, 28)`` is accepted too.
 """
 import functools
@@ -10,8 +11,8 @@ import functools
 import numpy as np
 
 from ..errors import ConfigError, ImageError, SameClassError
-from ..layers import Conv2D, ReLU, public_maps
-from ..network import CHUNK, INPUT_SHAPE, NUM_CLASSES, images_to_maps
+from ..layers import Conv2D, ReLU
+from ..network import CHUNK, INPUT_SHAPE, NUM_CLASSES
 from ..preprocessing import resampling_matrix
 from .backprop import backward
 
@@ -122,8 +123,7 @@ def gradients_beside(network, image, inputs, target=None, contrast=None, chunk=C
 
     The image rides along in the first chunk, so its logits (which decide the
     default target) cost no pass of their own, and every call with the same
-    number of variants runs the same batch size, so the layers reuse their
-    buffers instead of allocating new ones.
+    number of variants runs the same batch sizes.
 
     Parameters
     ----------
@@ -143,15 +143,19 @@ def gradients_beside(network, image, inputs, target=None, contrast=None, chunk=C
     """
     stacked = np.concatenate([image[None], inputs])
     grads = []
-    for start in range(0, len(stacked), chunk):
-        part = stacked[start:start + chunk]
-        logits = network.forward(part)
-        if start == 0:
-            own = logits[0].copy()
-            targets, contrasts = resolve_targets(logits[:1], target, contrast)
-        seed = score_seed(np.repeat(targets, len(part)),
-                          None if contrasts is None else np.repeat(contrasts, len(part)), network.dtype)
-        grads.append(backward(network, seed)[0][:, 0])
+    with network.workspaces.lease() as workspace:
+        for start in range(0, len(stacked), chunk):
+            part = stacked[start:start + chunk]
+            forward_pass = network.forward(part, workspace=workspace)
+            logits = forward_pass.logits
+            if start == 0:
+                own = logits[0].copy()
+                targets, contrasts = resolve_targets(logits[:1], target, contrast)
+            seed = score_seed(np.repeat(targets, len(part)),
+                              None if contrasts is None else np.repeat(contrasts, len(part)),
+                              network.dtype)
+            grads.append(backward(network, forward_pass, seed)[0][:, 0])
+            del forward_pass    # before the next pass: see cnn_core.share.run_share
     return own, int(targets[0]), None if contrasts is None else int(contrasts[0]), \
         np.concatenate(grads)[1:]
 
@@ -222,17 +226,19 @@ def feature_layer(network, name=None):
     return name
 
 
-def forward_to(network, images, index):
-    """Run ``images (N, 1, 28, 28)`` through layers ``0..index``; output ``(C, N, H, W)``
-    (a view) or rows.
+def forward_to(network, images, index, workspace=None):
+    """Run ``images (N, 1, 28, 28)`` through layers ``0..index`` (``workspace``: as in
+    :meth:`Network.forward <cnn_core.network.Network.forward>`).
 
     Used to reach an inner layer without paying for the rest of the network;
-    :func:`~cnn_core.explain.backprop.backward` with ``start=index`` goes back.
+    :func:`~cnn_core.explain.backprop.backward` on the pass goes back.
+
+    Returns
+    -------
+    ForwardPass
+        Its ``output`` is layer ``index``'s, ``(C, N, H, W)`` (a view) or rows.
     """
-    x = images_to_maps(images, network.dtype)
-    for layer in network.layers[:index + 1]:
-        x = layer.forward(x)
-    return public_maps(x)
+    return network.forward(images, stop=index, workspace=workspace)
 
 
 # --- maps ---------------------------------------------------------------------------

@@ -61,8 +61,9 @@ def test_feature_visualisation_is_repeatable_and_excites_its_channel(network, va
     assert not np.array_equal(first, other)
 
     # It excites the channel more than any real digit does.
-    network.forward(np.concatenate([first[None, None], validation[:200]]), record=True)
-    means = network.outputs["conv3"][5].mean(axis=(1, 2))
+    outputs = network.forward(np.concatenate([first[None, None], validation[:200]]),
+                              record=True).outputs
+    means = outputs["conv3"][5].mean(axis=(1, 2))
     assert means[0] > means[1:].max()
 
 
@@ -72,8 +73,7 @@ def test_top_patches_are_the_strongest_receptive_field_crops(network, validation
     assert result.patches.shape == (9, 14, 14)
     assert len(set(result.indices.tolist())) == 9
     assert np.all(np.diff(result.values) <= 0)
-    network.forward(images, record=True)
-    maps = network.outputs["conv4"][7]
+    maps = network.forward(images, record=True).outputs["conv4"][7]
     assert result.values[0] == pytest.approx(maps.max(), rel=1e-5)
     best = result.indices[0]
     row, col = result.positions[0]

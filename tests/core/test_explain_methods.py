@@ -153,7 +153,7 @@ def test_occlusion_finds_a_planted_patch():
     assert np.all(result.raw[0][~reach] == 0)
 
 
-def test_gradient_only_backward_matches_the_network_and_leaves_grads_alone():
+def test_gradient_only_backward_matches_the_network():
     net = Network(seed=0)
     rng = np.random.default_rng(0)
     for layer in net.layers:
@@ -161,17 +161,13 @@ def test_gradient_only_backward_matches_the_network_and_leaves_grads_alone():
             layer.params["bias"][:] = rng.normal(0, 0.1, layer.params["bias"].shape)
     x = rng.random((3, 1, 28, 28)).astype(np.float32)
     seed = rng.normal(size=(3, 10)).astype(np.float32)
-    net.forward(x, record=True)
-    expected = net.backward(seed, need_input_grad=True, record=True)
-    expected_maps = {k: v.copy() for k, v in net.output_grads.items()}
-    before = {k: v.copy() for k, v in net.named_grads()}
-    net.forward(x, record=True)
-    got, recorded = backward(net, seed, record=True)
-    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
-    for name, value in expected_maps.items():
+    forward_pass = net.forward(x, record=True)
+    expected = net.backward(forward_pass, seed, need_input_grad=True, record=True)
+    got, recorded = backward(net, forward_pass, seed, record=True)
+    np.testing.assert_allclose(got, expected.input_grad, rtol=1e-5, atol=1e-7)
+    assert recorded.keys() == expected.output_grads.keys()
+    for name, value in expected.output_grads.items():
         np.testing.assert_allclose(recorded[name], value, rtol=1e-5, atol=1e-7, err_msg=name)
-    for name, value in net.named_grads():
-        np.testing.assert_array_equal(value, before[name])
 
 
 def test_smoothgrad_is_repeatable_with_its_seed(shipped):
@@ -218,13 +214,10 @@ def test_analyse_gives_every_layer_and_every_cam_from_one_pass(shipped):
 
 def test_explaining_leaves_the_given_network_untouched(shipped):
     state = shipped.state_dict()
-    grads = {k: v.copy() for k, v in shipped.named_grads()}
     for method in METHODS:
         explain(shipped, INPUTS["random"], method)
     for name, value in shipped.state_dict().items():
         np.testing.assert_array_equal(value, state[name])
-    for name, value in shipped.named_grads():
-        np.testing.assert_array_equal(value, grads[name])
 
 
 @pytest.mark.parametrize("kwargs, error", [

@@ -25,8 +25,8 @@ def test_gradcheck_detects_a_wrong_gradient():
 def test_maxpool_sends_tied_gradient_to_the_first_maximum_only():
     pool = MaxPool2D("pool")
     x = np.zeros((1, 2, 2, 1))                  # a flat background: all four tie
-    pool.forward(x)
-    grad = pool.backward(np.ones((1, 1, 1, 1)))
+    _, cache = pool.forward(x)
+    grad, _ = pool.backward(np.ones((1, 1, 1, 1)), cache)
     assert grad.sum() == 1 and grad[0, 0, 0, 0] == 1
 
 
@@ -35,10 +35,10 @@ def test_maxpool_backward_matches_a_plain_loop_on_many_ties():
     x = rng.integers(0, 3, (2, 3, 6, 6)).astype(np.float64)     # (C, N, H, W); ties galore
     grad = rng.standard_normal((2, 3, 3, 3))
     pool = MaxPool2D("pool")
-    pool.forward(internal_maps(x))                               # the layers' (C, H, W, N)
+    _, cache = pool.forward(internal_maps(x))                    # the layers' (C, H, W, N)
     expected = np.zeros_like(x)
     for c, n, i, j in np.ndindex(grad.shape):
         window = x[c, n, 2 * i:2 * i + 2, 2 * j:2 * j + 2]
         di, dj = divmod(int(np.argmax(window)), 2)               # first maximum, row-major
         expected[c, n, 2 * i + di, 2 * j + dj] = grad[c, n, i, j]
-    np.testing.assert_array_equal(public_maps(pool.backward(internal_maps(grad))), expected)
+    np.testing.assert_array_equal(public_maps(pool.backward(internal_maps(grad), cache)[0]), expected)

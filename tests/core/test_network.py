@@ -1,13 +1,16 @@
-"""The network's structure, parameter names and the model-file format."""
+"""The network's structure, its passes as values, parameter names and the model-file format."""
 import json
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 from cnn_core.errors import ModelFileError
+from cnn_core.layers import Workspace
 from cnn_core.model_files import METADATA_KEY, load_model, save_model
 from cnn_core.network import Network
+from cnn_core.plan import ReluPool
 
 STATE_SHAPES = {
     "conv1.weight": (8, 1, 3, 3), "conv1.bias": (8,), "conv2.weight": (16, 8, 3, 3),
@@ -22,7 +25,7 @@ def test_default_network_has_the_seed_shapes_and_parameter_count():
     assert {k: v.shape for k, v in net.state_dict().items()} == STATE_SHAPES
     assert net.num_params() == 427_210
     assert net.dtype == np.float32
-    assert net.forward(np.zeros((3, 1, 28, 28), np.float32)).shape == (3, 10)
+    assert net.forward(np.zeros((3, 1, 28, 28), np.float32)).logits.shape == (3, 10)
 
 
 def test_he_initialisation_has_the_right_spread():
@@ -47,20 +50,34 @@ def test_copy_is_independent():
 def test_batch_results_do_not_depend_on_batch_composition():
     net = Network(seed=0)
     x = np.random.default_rng(0).random((5, 1, 28, 28), np.float32)
-    together = net.forward(x).copy()
-    alone = np.concatenate([net.forward(x[i:i + 1]).copy() for i in range(5)])
+    together = net.forward(x).logits
+    alone = np.concatenate([net.forward(x[i:i + 1]).logits for i in range(5)])
     np.testing.assert_allclose(together, alone, rtol=1e-5, atol=1e-5)
 
 
-def _pass(net, images, labels, record):
-    """Logits, input gradient, parameter gradients and fired units of one pass."""
-    logits = net.forward(images, record=record).copy()
+def _seed(logits, labels):
+    """An output gradient of mixed signs: 0.9 at each label, -0.1 elsewhere."""
     grad = np.zeros_like(logits)
     grad[np.arange(len(labels)), labels] = 1.0
-    grad -= 0.1
-    image_grad = net.backward(grad, need_input_grad=True)
-    fired = {relu.name: relu.fired() for relu in net.relu_layers()}
-    return logits, image_grad, {k: v.copy() for k, v in net.named_grads()}, fired
+    return grad - 0.1
+
+
+def _pass(net, images, labels, record=False, workspace=None):
+    """Logits, input gradient, parameter gradients, fired units and steps of one pass."""
+    forward_pass = net.forward(images, record=record, workspace=workspace)
+    logits = forward_pass.logits
+    backward_pass = net.backward(forward_pass, _seed(logits, labels), need_input_grad=True)
+    return (logits, backward_pass.input_grad, backward_pass.param_grads,
+            net.fired(forward_pass), forward_pass.steps)
+
+
+def _assert_same_pass(got, expected):
+    for a, b in zip(got[:2], expected[:2]):
+        np.testing.assert_array_equal(a, b)
+    for kind in (2, 3):
+        assert got[kind].keys() == expected[kind].keys()
+        for name in expected[kind]:
+            np.testing.assert_array_equal(got[kind][name], expected[kind][name], err_msg=name)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -78,22 +95,86 @@ def test_relu_after_pooling_changes_nothing(dtype):
     images[2] = np.round(images[2] * 2) / 2 # a few levels: many ties after conv1
     labels = np.arange(6) % 10
     fused = _pass(net, images, labels, record=False)
-    assert net.layer("relu2")._active is None, "the fused path was not taken"
+    assert [s.name for s in fused[4] if isinstance(s, ReluPool)] == ["pool1", "pool2"]
     plain = _pass(net, images, labels, record=True)
-    assert net.layer("relu2")._active is not None
-    for got, expected in zip(fused[:2], plain[:2]):
-        np.testing.assert_array_equal(got, expected)
-    for kind in (2, 3):
-        assert fused[kind].keys() == plain[kind].keys()
-        for name in plain[kind]:
-            np.testing.assert_array_equal(fused[kind][name], plain[kind][name], err_msg=name)
+    assert not any(isinstance(s, ReluPool) for s in plain[4])
+    assert len(plain[4]) == len(net.layers) == len(fused[4]) + 2
+    _assert_same_pass(fused, plain)
 
 
 def test_recording_gradients_after_an_unrecorded_pass_is_refused():
     net = Network(seed=0)
-    net.forward(np.zeros((1, 1, 28, 28), np.float32))
+    forward_pass = net.forward(np.zeros((1, 1, 28, 28), np.float32))
     with pytest.raises(ValueError, match="record=True"):
-        net.backward(np.ones((1, 10), np.float32), record=True)
+        net.backward(forward_pass, np.ones((1, 10), np.float32), record=True)
+
+
+def _batch(seed, n=5):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 1, 28, 28), np.float32), rng.integers(0, 10, n)
+
+
+def test_a_pass_stays_valid_while_other_passes_run():
+    """Two forward passes, then the first one's backward: the same as run alone."""
+    net = Network(seed=0)
+    (a, a_labels), (b, b_labels) = _batch(1), _batch(2, n=3)
+    alone = _pass(net, a, a_labels)
+    first, second = net.forward(a, record=True), net.forward(b, record=True)
+    outputs = {name: value.copy() for name, value in first.outputs.items()}
+    interleaved = net.backward(first, _seed(first.logits, a_labels), need_input_grad=True)
+    net.backward(second, np.ones((3, 10), np.float32), need_input_grad=True)
+    np.testing.assert_array_equal(interleaved.input_grad, alone[1])
+    for name, value in alone[2].items():
+        np.testing.assert_array_equal(interleaved.param_grads[name], value, err_msg=name)
+    for name, value in outputs.items():     # the second pass overwrote nothing of the first
+        np.testing.assert_array_equal(first.outputs[name], value, err_msg=name)
+
+
+def test_passes_on_several_threads_at_once_give_each_its_own_result():
+    net = Network(seed=0)
+    batches = [_batch(seed) for seed in range(8)]
+    expected = [_pass(net, images, labels) for images, labels in batches]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda batch: _pass(net, *batch), batches * 3))
+    for index, result in enumerate(got):
+        _assert_same_pass(result, expected[index % len(batches)])
+
+
+def test_a_workspace_gives_the_same_bits_and_reuses_its_memory():
+    net = Network(seed=0)
+    workspace = Workspace()
+    for seed in (1, 2):
+        images, labels = _batch(seed)
+        _assert_same_pass(_pass(net, images, labels, workspace=workspace), _pass(net, images, labels))
+    cols = [net.forward(_batch(seed)[0], workspace=workspace).caches[0][0] for seed in (3, 4)]
+    assert np.shares_memory(*cols)          # the second pass reused the first one's buffer
+    fresh = [net.forward(_batch(seed)[0]).caches[0][0] for seed in (3, 4)]
+    assert not np.shares_memory(*fresh)
+
+
+def test_parameter_gradients_go_into_the_buffers_given_and_accumulate():
+    net = Network(seed=0)
+    images, labels = _batch(3, n=6)
+    whole = _pass(net, images, labels)[2]
+    buffers = net.gradient_buffers()
+    for part, accumulate in ((slice(0, 2), False), (slice(2, 6), True)):
+        forward_pass = net.forward(images[part])
+        result = net.backward(forward_pass, _seed(forward_pass.logits, labels[part]),
+                              param_grads=buffers, accumulate=accumulate)
+        assert result.param_grads is buffers and result.input_grad is None
+    for name, value in whole.items():
+        np.testing.assert_allclose(buffers[name], value, rtol=1e-5, atol=1e-6, err_msg=name)
+    assert net.backward(net.forward(images), np.ones((6, 10), np.float32),
+                        param_grads=False).param_grads == {}
+
+
+def test_recorded_gradients_stop_at_the_layer_asked_for():
+    net = Network(seed=0)
+    forward_pass = net.forward(_batch(0)[0], record=True)
+    result = net.backward(forward_pass, np.ones((5, 10), np.float32), record=True,
+                          param_grads=False, until=7)         # conv4
+    assert list(result.output_grads) == [layer.name for layer in net.layers[7:]][::-1]
+    assert result.output_grads["conv4"].shape == (64, 5, 14, 14)
 
 
 def test_model_file_round_trip_keeps_weights_and_metadata(tmp_path):
@@ -186,3 +267,12 @@ def test_failed_save_leaves_previous_file_intact(good_file, monkeypatch):
     assert good_file.read_bytes() == before
     assert [p.name for p in good_file.parent.iterdir()] == [good_file.name]
     assert zipfile.is_zipfile(good_file)
+
+
+def test_a_workspace_pool_lends_each_caller_its_own_and_keeps_them():
+    pool = Network(seed=0).workspaces
+    with pool.lease() as first:
+        with pool.lease() as second:
+            assert first is not second          # two callers at once never share
+    with pool.lease() as again:
+        assert again in (first, second)         # kept for the next caller

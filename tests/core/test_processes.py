@@ -30,9 +30,9 @@ def two_steps(parallel, images, labels):
     the new weights); returns what the second step gives."""
     optimizer = SGD(parallel.network, lr=0.05, momentum=0.9)
     parallel.train_step(images, labels)
-    optimizer.step()
+    optimizer.step(parallel.grads)
     loss, logits = parallel.train_step(images, labels)
-    grads = {name: g.copy() for name, g in parallel.network.named_grads()}
+    grads = {name: g.copy() for name, g in parallel.grads.items()}
     return loss, logits, grads, parallel.dead_relu_fractions()
 
 

@@ -42,9 +42,11 @@ def test_logits_and_all_gradients_match_pytorch(pair):
     rng = np.random.default_rng(0)
     images, labels = rng.random((6, 1, 28, 28)), np.array([0, 1, 2, 3, 4, 5])
     images[:, :, :4] = 0      # a blank band, so max-pool ties are exercised as on MNIST
-    logits = ours.forward(images)
+    forward_pass = ours.forward(images)
+    logits = forward_pass.logits
     loss, grad = cross_entropy(logits, labels)
-    grad_input = ours.backward(grad, need_input_grad=True)
+    backward_pass = ours.backward(forward_pass, grad, need_input_grad=True)
+    grad_input = backward_pass.input_grad
 
     x = torch.from_numpy(images).requires_grad_(True)
     t_logits = theirs(x)
@@ -53,8 +55,39 @@ def test_logits_and_all_gradients_match_pytorch(pair):
     np.testing.assert_allclose(logits, t_logits.detach().numpy(), rtol=1e-10, atol=1e-12)
     assert loss == pytest.approx(t_loss.item(), rel=1e-12)
     np.testing.assert_allclose(grad_input, x.grad.numpy(), rtol=1e-8, atol=1e-14)
-    for name, g in ours.named_grads():
+    assert backward_pass.param_grads.keys() == dict(theirs.named_parameters()).keys()
+    for name, g in backward_pass.param_grads.items():
         np.testing.assert_allclose(g, dict(theirs.named_parameters())[name].grad.numpy(),
+                                   rtol=1e-8, atol=1e-14, err_msg=name)
+
+
+def test_recorded_outputs_and_output_gradients_match_pytorch(pair):
+    """Every layer's output and output gradient in a recorded pass, against PyTorch's
+    intermediate tensors and their ``.grad`` (channel-major ``(C, N, H, W)`` for maps)."""
+    ours, theirs = pair
+    images = np.random.default_rng(3).random((3, 1, 28, 28))
+    forward_pass = ours.forward(images, record=True)
+    seed = np.random.default_rng(4).standard_normal((3, 10))
+    recorded = ours.backward(forward_pass, seed, record=True, param_grads=False).output_grads
+
+    relu, pool = torch.relu, nn.functional.max_pool2d
+    steps = [("conv1", theirs.conv1), ("relu1", relu), ("conv2", theirs.conv2), ("relu2", relu),
+             ("pool1", lambda x: pool(x, 2)), ("conv3", theirs.conv3), ("relu3", relu),
+             ("conv4", theirs.conv4), ("relu4", relu), ("pool2", lambda x: pool(x, 2)),
+             ("flatten", lambda x: x.flatten(1)), ("fc1", theirs.fc1), ("relu5", relu),
+             ("fc2", theirs.fc2)]
+    x, tensors = torch.from_numpy(images), {}
+    for name, function in steps:
+        x = tensors[name] = function(x)
+        x.retain_grad()
+    x.backward(torch.from_numpy(seed))
+    assert list(forward_pass.outputs) == list(recorded)[::-1] == [name for name, _ in steps]
+    for name, tensor in tensors.items():
+        def ours_layout(t):
+            return t.numpy().transpose(1, 0, 2, 3) if t.ndim == 4 else t.numpy()
+        np.testing.assert_allclose(forward_pass.outputs[name], ours_layout(tensor.detach()),
+                                   rtol=1e-10, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(recorded[name], ours_layout(tensor.grad),
                                    rtol=1e-8, atol=1e-14, err_msg=name)
 
 
@@ -65,9 +98,9 @@ def test_sgd_step_matches_pytorch(pair):
     t_optimizer = torch.optim.SGD(theirs.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
     for _ in range(3):
         images, labels = rng.random((4, 1, 28, 28)), rng.integers(0, 10, 4)
-        _, grad = cross_entropy(ours.forward(images), labels)
-        ours.backward(grad)
-        optimizer.step()
+        forward_pass = ours.forward(images)
+        _, grad = cross_entropy(forward_pass.logits, labels)
+        optimizer.step(ours.backward(forward_pass, grad).param_grads)
         t_optimizer.zero_grad()
         nn.functional.cross_entropy(theirs(torch.from_numpy(images)), torch.from_numpy(labels)).backward()
         t_optimizer.step()
