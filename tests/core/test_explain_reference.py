@@ -121,7 +121,7 @@ def differences(score, x, chunk=512):
 
 def pixel_gradient(network, image, seed):
     """``dS/dx (28, 28)`` of one image ``(28, 28)`` by differences of ``Network.forward``."""
-    return differences(lambda x: network.forward(x[:, None]) @ seed, image)
+    return differences(lambda x: network.forward(x[:, None]).logits @ seed, image)
 
 
 def feature_maps_and_gradient(network, architecture, image, layer, seed):
@@ -139,7 +139,7 @@ def feature_maps_and_gradient(network, architecture, image, layer, seed):
 def resolve(network, image, target, contrast):
     """The explained score's weights for ``image``: the predicted class by default."""
     if target is None:
-        target = int(network.forward(image[None, None]).argmax())
+        target = int(network.forward(image[None, None]).logits.argmax())
     return score_vector(target, contrast)
 
 
@@ -211,7 +211,7 @@ def occlusion_reference(network, image, seed, patch, stride, fill):
     copies = np.repeat(image[None], len(corners), axis=0)
     for k, (y, x) in enumerate(corners):
         copies[k, y:y + patch, x:x + patch] = fill
-    drops = network.forward(image[None, None]) @ seed - network.forward(copies[:, None]) @ seed
+    drops = network.forward(image[None, None]).logits @ seed - network.forward(copies[:, None]).logits @ seed
     total, count = np.zeros((SIDE, SIDE)), np.zeros((SIDE, SIDE))
     for (y, x), drop in zip(corners, drops):
         total[y:y + patch, x:x + patch] += drop
@@ -257,7 +257,7 @@ def assert_close(actual, expected, what, rtol=1e-5):
 def test_the_independent_forward_is_the_networks_forward(small):
     network, images = small
     logits, _ = forward_from(SMALL, network.state_dict(), images[:, None])
-    np.testing.assert_allclose(logits, network.forward(images[:, None]), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(logits, network.forward(images[:, None]).logits, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("layer", ["conv1", "conv3"])

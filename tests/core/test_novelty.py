@@ -71,7 +71,7 @@ def test_the_layer_is_read_from_the_architecture():
 
 def test_features_are_channel_means_of_the_layer(shipped, sample):
     images = sample[2][:40]
-    maps = forward_to(shipped.copy(), images, layer_index(shipped, "relu4"))    # (C, N, H, W)
+    maps = forward_to(shipped.copy(), images, layer_index(shipped, "relu4")).output  # (C, N, H, W)
     expected = np.asarray(maps, np.float64).mean(axis=(2, 3)).T
     np.testing.assert_allclose(layer_features(shipped.copy(), images, "relu4"), expected,
                                rtol=1e-5, atol=1e-7)
