@@ -99,7 +99,9 @@ def test_ctrl_c_while_explaining_leaves_no_half_written_picture(tmp_path):
     image = tmp_path / "digit.png"
     Image.fromarray(val.images[0]).save(image)
     interrupted = 0
-    for trial, delay in enumerate(np.linspace(0.0, 0.35, 6)):
+    # Delays from none to longer than the whole command (a few tens of ms once
+    # loaded), spaced so that several land inside it on a fast or a slow machine.
+    for trial, delay in enumerate((0.0, 0.002, 0.005, 0.01, 0.02, 0.05, 0.35)):
         out = tmp_path / f"heat{trial}.png"
         process = start(["-c", EXPLAIN_WITH_A_TIMER, delay, "explain", "--image", image,
                          "--out", out], tmp_path / "data")
