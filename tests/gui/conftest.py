@@ -38,21 +38,13 @@ def window(qtbot, request):
     """
     if request.node.get_closest_marker("reuse_window"):
         return request.getfixturevalue("reused_window")
-    win = _new_window()
-    qtbot.addWidget(win)   # closed (and its thread ended) after the test
-    win.tabs.setCurrentWidget(win.train_page)   # a first start opens on the canvas
-    set_fields(win, train_size=256, batch_size=32, epochs=2)
-    return win
-
-
-def _new_window():
-    """The main window offline (a closed port as its only mirror), shown and exposed."""
-    from PySide6.QtTest import QTest
-
     from gui.main_window import MainWindow
     win = MainWindow(mirrors=("http://127.0.0.1:9/",))
+    qtbot.addWidget(win)   # closed (and its thread ended) after the test
     win.show()
-    assert QTest.qWaitForWindowExposed(win)
+    qtbot.waitExposed(win)
+    win.tabs.setCurrentWidget(win.train_page)   # a first start opens on the canvas
+    set_fields(win, train_size=256, batch_size=32, epochs=2)
     return win
 
 
@@ -61,12 +53,17 @@ def module_window(qapp, tmp_path_factory):
     """One main window for the tests of a module marked ``reuse_window``, built once:
     a window costs about a second of CPU to build and half a second to close."""
     from PySide6.QtCore import QSettings
+    from PySide6.QtTest import QTest
+
+    from gui.main_window import MainWindow
     folder = tmp_path_factory.mktemp("module-window")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("EXPLAINABLE_CNN_DATA", str(folder / "user-data"))
         for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
             QSettings.setPath(QSettings.Format.IniFormat, scope, str(folder / "settings"))
-        win = _new_window()
+        win = MainWindow(mirrors=("http://127.0.0.1:9/",))
+        win.show()
+        assert QTest.qWaitForWindowExposed(win)
         win.tabs.setCurrentWidget(win.train_page)
         set_fields(win, train_size=256, batch_size=32, epochs=2)
         form = _form_state(win)
@@ -82,7 +79,8 @@ def reused_window(module_window, qtbot):
 
     Only for tests that leave no other trace (mark them ``reuse_window``): no run left
     going, the model on show kept (a refused file, say), nothing changed but the form
-    and the drawing.
+    and the drawing. Not for keyboard shortcuts: offscreen, a message box an earlier
+    test closed can keep the focus.
     """
     win, form = module_window
     assert win.controller.state == "idle", "an earlier test left a run going"

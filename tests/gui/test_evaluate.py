@@ -1,5 +1,6 @@
 """Evaluate: confusion matrix, per-class table, gallery, embedding map."""
 import numpy as np
+import pytest
 from PySide6.QtCore import QPointF, Qt
 
 from cnn_core import paths
@@ -26,6 +27,7 @@ def click_cell(qtbot, place, true_class, predicted):
                      pos=graphics.mapFromScene(scene))
 
 
+@pytest.mark.reuse_window
 def test_the_matrix_and_table_match_the_predictions(window, qtbot):
     place = open_evaluate_place(window, qtbot)
     evaluation = place.evaluation

@@ -47,6 +47,7 @@ def _png(path, array, mode=None):
     return path
 
 
+@pytest.mark.reuse_window
 def test_bad_images_are_refused_and_the_drawing_kept(window, qtbot, tmp_path):
     place = open_draw_place(window, qtbot)
     draw_seven(place.canvas)
