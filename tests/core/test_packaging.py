@@ -23,6 +23,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
+#: A wheel built and a venv made: ten seconds or more.
+pytestmark = pytest.mark.slow
+
 #: Never part of a source tree worth packaging, and free to change while the tests run.
 SKIPPED_NAMES = {".git", "__pycache__", ".pytest_cache", ".hypothesis", ".benchmarks"}
 
