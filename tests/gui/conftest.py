@@ -96,7 +96,7 @@ def reused_window(module_window, qtbot):
 def _form_state(win):
     """The data set chosen and every settings field's value, to put back later."""
     fields = win.train_page.settings.fields
-    state = {name: _field_value(widget) for name, widget in fields.items()}
+    state = {name: getattr(widget, _accessors(widget)[0])() for name, widget in fields.items()}
     return win.train_page.dataset.combo.currentIndex(), state
 
 
@@ -105,22 +105,17 @@ def _restore_form(win, form):
     win.train_page.dataset.combo.setCurrentIndex(dataset)   # first: it sets train_size
     for name, value in state.items():
         widget = win.train_page.settings.fields[name]
-        for getter, setter in _ACCESSORS:
-            if hasattr(widget, getter):
-                getattr(widget, setter)(value)
-                break
+        getattr(widget, _accessors(widget)[1])(value)
 
 
-#: How each kind of settings field is read and written, most specific first.
-_ACCESSORS = [("isChecked", "setChecked"), ("currentIndex", "setCurrentIndex"),
-              ("value", "setValue"), ("text", "setText")]
-
-
-def _field_value(widget):
-    for getter, _ in _ACCESSORS:
+def _accessors(widget):
+    """``(getter, setter)`` names of a settings field's value: check boxes, combo boxes,
+    spin boxes, line edits (in that order, as a spin box has a text too)."""
+    for getter, setter in (("isChecked", "setChecked"), ("currentIndex", "setCurrentIndex"),
+                           ("value", "setValue"), ("text", "setText")):
         if hasattr(widget, getter):
-            return getattr(widget, getter)()
-    raise TypeError(f"no accessor for {type(widget).__name__}")
+            return getter, setter
+    raise TypeError(f"no value accessor for {type(widget).__name__}")
 
 
 def set_fields(win, **values):
