@@ -219,7 +219,12 @@ class EvaluatePlace(QWidget):
         self.evaluation_ended.emit("Evaluation cancelled")
 
     def shutdown(self):
-        """End the evaluation thread; call once, when the window closes."""
+        """End the evaluation thread; call once, when the window closes.
+
+        A running evaluation stops at its next step (no one will see it), so closing
+        does not wait for the rest of the images.
+        """
+        self._cancels += 1
         return self._runner.shutdown()
 
     # --- internals --------------------------------------------------------------------

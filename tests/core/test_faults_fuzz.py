@@ -33,8 +33,11 @@ _FUZZ = settings(deadline=None, database=None, derandomize=True,
 
 
 def fuzz(examples):
-    """Hypothesis settings: reproducible (derandomized, no database), no deadline."""
-    return settings(_FUZZ, max_examples=examples)
+    """Hypothesis settings: reproducible (derandomized, no database), no deadline; and
+    the ``slow`` mark, as a few hundred examples take seconds."""
+    def decorate(test):
+        return pytest.mark.slow(settings(_FUZZ, max_examples=examples)(test))
+    return decorate
 
 
 def edits(base, regions):

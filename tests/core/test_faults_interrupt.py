@@ -53,6 +53,7 @@ def leftovers(folder, *keep):
 
 # --- Ctrl+C during training ---------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("trial", range(3))
 def test_ctrl_c_during_training_ends_at_once_and_writes_nothing(trial, tmp_path):
     out_dir = tmp_path / "models"
@@ -94,6 +95,7 @@ EXPLAIN_WITH_A_TIMER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_explaining_leaves_no_half_written_picture(tmp_path):
     _, val = load_sample()
     image = tmp_path / "digit.png"
@@ -152,6 +154,7 @@ def trickle_url():
     server.server_close()
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_a_download_keeps_nothing_partial(tmp_path, trickle_url):
     url, sending = trickle_url
     data_dir = tmp_path / "data"
@@ -190,6 +193,7 @@ SAVE_FOREVER = textwrap.dedent("""
 """).format(architecture=BIG_ARCHITECTURE)
 
 
+@pytest.mark.slow
 def test_kill_9_during_saves_always_leaves_a_complete_model(tmp_path):
     expected = Network(BIG_ARCHITECTURE, seed=1)
     rng = random.Random(9)

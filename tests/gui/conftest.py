@@ -30,8 +30,14 @@ def private_settings(tmp_path):
 
 
 @pytest.fixture
-def window(qtbot):
-    """The main window with the shipped model, on the Train place, set up for a small run."""
+def window(qtbot, request):
+    """The main window with the shipped model, on the Train place, set up for a small run.
+
+    A test marked ``reuse_window`` gets the module's window instead (see
+    :func:`reused_window`), put back in that state.
+    """
+    if request.node.get_closest_marker("reuse_window"):
+        return request.getfixturevalue("reused_window")
     from gui.main_window import MainWindow
     win = MainWindow(mirrors=("http://127.0.0.1:9/",))
     qtbot.addWidget(win)   # closed (and its thread ended) after the test
@@ -40,6 +46,76 @@ def window(qtbot):
     win.tabs.setCurrentWidget(win.train_page)   # a first start opens on the canvas
     set_fields(win, train_size=256, batch_size=32, epochs=2)
     return win
+
+
+@pytest.fixture(scope="module")
+def module_window(qapp, tmp_path_factory):
+    """One main window for the tests of a module marked ``reuse_window``, built once:
+    a window costs about a second of CPU to build and half a second to close."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtTest import QTest
+
+    from gui.main_window import MainWindow
+    folder = tmp_path_factory.mktemp("module-window")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EXPLAINABLE_CNN_DATA", str(folder / "user-data"))
+        for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
+            QSettings.setPath(QSettings.Format.IniFormat, scope, str(folder / "settings"))
+        win = MainWindow(mirrors=("http://127.0.0.1:9/",))
+        win.show()
+        assert QTest.qWaitForWindowExposed(win)
+        win.tabs.setCurrentWidget(win.train_page)
+        set_fields(win, train_size=256, batch_size=32, epochs=2)
+        form = _form_state(win)
+        yield win, form
+        win.close()
+        win.deleteLater()
+
+
+@pytest.fixture
+def reused_window(module_window, qtbot):
+    """The module's window as :func:`window` gives a new one: on the Train place, the
+    settings form as it was set up, the canvas empty.
+
+    Only for tests that leave no other trace (mark them ``reuse_window``): no run left
+    going, the model on show kept (a refused file, say), nothing changed but the form
+    and the drawing. Not for keyboard shortcuts: offscreen, a message box an earlier
+    test closed can keep the focus.
+    """
+    win, form = module_window
+    assert win.controller.state == "idle", "an earlier test left a run going"
+    place = win.draw_place
+    if not place.canvas.is_empty():
+        place.canvas.clear()
+        qtbot.waitUntil(lambda: place.controller.analysis is None, timeout=WAIT_MS)
+    win.tabs.setCurrentWidget(win.train_page)
+    _restore_form(win, form)
+    return win
+
+
+def _form_state(win):
+    """The data set chosen and every settings field's value, to put back later."""
+    fields = win.train_page.settings.fields
+    state = {name: getattr(widget, _accessors(widget)[0])() for name, widget in fields.items()}
+    return win.train_page.dataset.combo.currentIndex(), state
+
+
+def _restore_form(win, form):
+    dataset, state = form
+    win.train_page.dataset.combo.setCurrentIndex(dataset)   # first: it sets train_size
+    for name, value in state.items():
+        widget = win.train_page.settings.fields[name]
+        getattr(widget, _accessors(widget)[1])(value)
+
+
+def _accessors(widget):
+    """``(getter, setter)`` names of a settings field's value: check boxes, combo boxes,
+    spin boxes, line edits (in that order, as a spin box has a text too)."""
+    for getter, setter in (("isChecked", "setChecked"), ("currentIndex", "setCurrentIndex"),
+                           ("value", "setValue"), ("text", "setText")):
+        if hasattr(widget, getter):
+            return getter, setter
+    raise TypeError(f"no value accessor for {type(widget).__name__}")
 
 
 def set_fields(win, **values):

@@ -249,6 +249,7 @@ def test_gif_frames_carry_a_colour_bar_of_their_map(qapp, tmp_path):
         assert any(close(pixel, end) for pixel in row), end
 
 
+@pytest.mark.reuse_window
 def test_help_explains_the_ideas_and_credits_mnist(window):
     window.show_how_it_works()
     tabs = window.how_it_works.tabs

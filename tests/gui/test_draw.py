@@ -8,6 +8,7 @@ import threading
 
 import numpy as np
 import pyqtgraph as pg
+import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
@@ -88,6 +89,7 @@ def map_pixels(place):
 
 # --- drawing ---------------------------------------------------------------------------
 
+@pytest.mark.reuse_window
 def test_a_stroke_changes_what_the_network_sees_and_the_prediction(window, qtbot):
     place = open_draw_place(window, qtbot)
     assert place.canvas.is_empty() and place.controller.analysis is None
@@ -104,6 +106,7 @@ def test_a_stroke_changes_what_the_network_sees_and_the_prediction(window, qtbot
     assert not np.allclose(place.prediction.probabilities, before)
 
 
+@pytest.mark.reuse_window
 def test_default_brush_leaves_as_much_ink_as_mnist(window, qtbot):
     place = open_draw_place(window, qtbot)
     draw_seven(place.canvas)
@@ -113,6 +116,7 @@ def test_default_brush_leaves_as_much_ink_as_mnist(window, qtbot):
     assert 0.75 < digit.sum() / sevens.sum(axis=(1, 2)).mean() < 1.25
 
 
+@pytest.mark.reuse_window
 def test_undo_eraser_and_clear(window, qtbot):
     place = open_draw_place(window, qtbot)
     canvas = place.canvas
@@ -175,6 +179,7 @@ def test_a_contrast_equal_to_the_class_is_explained_in_words(window, qtbot):
     assert "rather than" in place.cam_strip.heading.text()
 
 
+@pytest.mark.reuse_window
 def test_strip_shows_a_map_per_conv_layer_with_its_auc(window, qtbot):
     place = open_draw_place(window, qtbot)
     draw_seven(place.canvas)
@@ -284,6 +289,7 @@ def test_every_heat_map_has_a_colour_bar_of_its_scale(window, qtbot):
 
 # --- other inputs ----------------------------------------------------------------------
 
+@pytest.mark.reuse_window
 def test_bundled_digit_files_are_classified_correctly(window, qtbot, tmp_path):
     place = open_draw_place(window, qtbot)
     for path, digit in digit_files(tmp_path):
@@ -294,6 +300,7 @@ def test_bundled_digit_files_are_classified_correctly(window, qtbot, tmp_path):
         assert analysis.predicted == digit, path.name
 
 
+@pytest.mark.reuse_window
 def test_a_file_that_is_not_an_image_shows_an_error_and_changes_nothing(window, qtbot,
                                                                          tmp_path):
     place = open_draw_place(window, qtbot)
@@ -311,6 +318,7 @@ def test_a_file_that_is_not_an_image_shows_an_error_and_changes_nothing(window, 
     assert place.controller.analysis is before
 
 
+@pytest.mark.reuse_window
 def test_paste_an_image_and_an_image_file(window, qtbot, tmp_path):
     place = open_draw_place(window, qtbot)
     (path, digit), = digit_files(tmp_path)[3:4]

@@ -1,5 +1,6 @@
 """Evaluate: confusion matrix, per-class table, gallery, embedding map."""
 import numpy as np
+import pytest
 from PySide6.QtCore import QPointF, Qt
 
 from cnn_core import paths
@@ -26,6 +27,7 @@ def click_cell(qtbot, place, true_class, predicted):
                      pos=graphics.mapFromScene(scene))
 
 
+@pytest.mark.reuse_window
 def test_the_matrix_and_table_match_the_predictions(window, qtbot):
     place = open_evaluate_place(window, qtbot)
     evaluation = place.evaluation
@@ -195,3 +197,15 @@ def test_evaluate_judges_on_the_mnist_test_set_once_mnist_is_chosen(window, qtbo
     choose_dataset(window, "sample")
     qtbot.waitUntil(lambda: len(place.evaluation.labels) == 1000, timeout=WAIT_MS)
     assert "1,000 validation images" in place.summary.text()
+
+
+def test_closing_stops_a_running_evaluation_at_its_next_step(window, qtbot, monkeypatch):
+    place = open_evaluate_place(window, qtbot)
+    monkeypatch.setattr("gui.evaluate.jobs.CHUNK", 1)      # a thousand steps: a long one
+    reports = []
+    place.evaluation_progress.connect(lambda done, total: reports.append(done),
+                                      Qt.ConnectionType.DirectConnection)
+    place.refresh_button.click()
+    qtbot.waitUntil(lambda: len(reports) >= 3, timeout=WAIT_MS)
+    window.close()                      # returns once the evaluation thread has ended
+    assert max(reports) < 1000

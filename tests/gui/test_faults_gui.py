@@ -29,6 +29,7 @@ def dismiss(qtbot, window, *words):
     return text
 
 
+@pytest.mark.reuse_window
 @pytest.mark.parametrize("kind", BAD_MODELS)
 def test_every_kind_of_bad_model_file_is_refused_and_the_model_kept(window, qtbot, tmp_path, kind):
     path = tmp_path / "model.npz"
@@ -45,6 +46,7 @@ def _png(path, array, mode=None):
     return path
 
 
+@pytest.mark.reuse_window
 def test_bad_images_are_refused_and_the_drawing_kept(window, qtbot, tmp_path):
     place = open_draw_place(window, qtbot)
     draw_seven(place.canvas)
@@ -65,6 +67,7 @@ def test_bad_images_are_refused_and_the_drawing_kept(window, qtbot, tmp_path):
         assert place.controller.analysis is before
 
 
+@pytest.mark.reuse_window
 @pytest.mark.parametrize("kind", ["16-bit", "palette", "alpha"])
 def test_unusual_but_valid_images_are_read(window, qtbot, tmp_path, kind):
     place = open_draw_place(window, qtbot)
@@ -84,6 +87,7 @@ def test_unusual_but_valid_images_are_read(window, qtbot, tmp_path, kind):
     assert analysis.probabilities.shape == (10,) and np.isfinite(analysis.probabilities).all()
 
 
+@pytest.mark.reuse_window
 def test_settings_out_of_range_are_kept_as_given_and_refused(window):
     fields = window.train_page.settings.fields
     for name, value, words in [("epochs", 0, "epochs"), ("batch_size", 0, "batch size"),

@@ -4,6 +4,7 @@ Draw & Explain's strip of maps, its validation index, its feature visualisation
 and activations; Evaluate's confusion-matrix selection and gallery.
 """
 import numpy as np
+import pytest
 from PySide6.QtCore import QPointF, Qt
 
 from cnn_core import paths
@@ -38,6 +39,7 @@ def assert_neutral_strip(place):
     assert all(place.cam_strip.images[n].toolTip() == "" for n in place.cam_strip.names)
 
 
+@pytest.mark.reuse_window
 def test_clear_leaves_the_strip_with_layer_names_and_a_neutral_heading(window, qtbot):
     place = open_draw_place(window, qtbot)
     neutral = strip_texts(place)
@@ -55,6 +57,7 @@ def test_clear_leaves_the_strip_with_layer_names_and_a_neutral_heading(window, q
     assert {tuple(bar.levels()) for bar in bars.values()} == {(0.0, 1.0)}
 
 
+@pytest.mark.reuse_window
 def test_undo_to_an_empty_sheet_leaves_the_strip_neutral(window, qtbot):
     place = open_draw_place(window, qtbot)
     draw_seven(place.canvas)

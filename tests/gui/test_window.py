@@ -27,6 +27,7 @@ def test_opens_with_three_places_and_the_shipped_model(window):
         assert window.draw_place.model is model
 
 
+@pytest.mark.reuse_window
 def test_kernel_grids_show_every_conv_layer_with_symmetric_levels(window):
     for name, image in window.train_page.kernels.images.items():
         assert image.image is not None, name
@@ -36,6 +37,7 @@ def test_kernel_grids_show_every_conv_layer_with_symmetric_levels(window):
         assert (bar_low, bar_high) == pytest.approx((low, high)), name
 
 
+@pytest.mark.reuse_window
 def test_bad_model_file_shows_a_message_and_keeps_the_model(window, qtbot, tmp_path):
     before = window.controller.current_model()
     bad = tmp_path / "broken.npz"
@@ -49,6 +51,7 @@ def test_bad_model_file_shows_a_message_and_keeps_the_model(window, qtbot, tmp_p
     assert window.controller.current_model() is before
 
 
+@pytest.mark.reuse_window
 def test_a_model_of_another_network_is_refused_with_a_message(window, qtbot, tmp_path):
     """A valid file whose network has other layers (dense only): the panels are built
     for conv1-conv4, so the window says so instead of breaking on the first frame."""
@@ -101,6 +104,7 @@ def test_invalid_hyperparameters_show_an_inline_message(window):
     assert not settings.error.isVisible()
 
 
+@pytest.mark.reuse_window
 @pytest.mark.parametrize("name, typed, words", [
     ("lr", "-5", "learning rate"), ("weight_decay", "-1", "weight decay"),
     ("weight_decay", "1", "weight decay must be between 0 and 0.1"),
@@ -123,6 +127,7 @@ def test_typed_values_are_kept_as_typed_and_judged(window, qtbot, name, typed, w
     assert window.controller.state == "idle"
 
 
+@pytest.mark.reuse_window
 def test_full_mnist_missing_is_an_inline_message(window):
     chooser = window.train_page.dataset
     chooser.combo.setCurrentIndex(1)
