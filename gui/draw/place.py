@@ -23,6 +23,7 @@ from .features import FeaturePanel
 from .inputs import (can_read, digit_from_file, digit_from_mime, validation_example,
                      validation_index_of)
 from .learning import LearningStrip
+from ..network.panel import NetworkPanel
 from .method_panel import MethodPanel
 from .personal_set import PersonalSet
 from .prediction import PredictionPanel
@@ -85,6 +86,7 @@ class DrawExplainPlace(QWidget):
         self.features = FeaturePanel(channels)
         self.learning = LearningStrip()
         self.teach = TeachPanel()
+        self.network_panel = NetworkPanel()
         self.model_label = QLabel(wordWrap=True)
         self.personal = self._open_personal_set()
         self.setAcceptDrops(True)
@@ -166,7 +168,10 @@ class DrawExplainPlace(QWidget):
         split.addWidget(middle)
         split.addWidget(self.tabs)
         split.setSizes([520, 460])
-        return split
+        self.views = QTabWidget(documentMode=True)
+        self.views.addTab(split, "Explain")
+        self.views.addTab(self.network_panel, "Inside the network")
+        return self.views
 
     # --- wiring -------------------------------------------------------------------------
 
@@ -194,6 +199,10 @@ class DrawExplainPlace(QWidget):
             c.analysed.connect(slot)
         c.analysed.connect(lambda digit, analysis: self.activations.show_outputs(
             analysis.activations))
+        c.analysed.connect(lambda digit, analysis: self.network_panel.show_pass(
+            self.network.architecture, self._weights, digit, analysis.activations,
+            analysis.probabilities))
+        c.emptied.connect(self.network_panel.show_empty)
         for slot in (self.prediction.show_empty, self.cam_strip.show_empty,
                      self.method_panel.show_empty, self.activations.show_empty):
             c.emptied.connect(slot)
@@ -226,7 +235,7 @@ class DrawExplainPlace(QWidget):
     @Slot(object, str)
     def show_model(self, network, description):
         """Explain with this frozen copy of the model from now on."""
-        self.network = network
+        self.network, self._weights = network, network.state_dict()
         self.model_label.setText(f"<b>Explaining:</b> {description}")
         self.controller.show_model(network, description)
 

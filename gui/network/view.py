@@ -124,9 +124,8 @@ class NetworkView(QWidget):
         self.graphics.setCentralItem(self.box)
         self.graphics.scene().sigMouseMoved.connect(self._hovered)
         self.graphics.scene().sigMouseClicked.connect(self._clicked)
-        box_layout = QVBoxLayout(self)
+        box_layout = QVBoxLayout(self)     # the hover line goes where the panel puts it
         box_layout.setContentsMargins(0, 0, 0, 0)
-        box_layout.addWidget(self.hover)
         box_layout.addWidget(self.graphics, 1)
 
     # --- building -----------------------------------------------------------------------
