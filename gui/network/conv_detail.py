@@ -14,15 +14,15 @@ from PySide6.QtWidgets import (QGraphicsRectItem, QHBoxLayout, QLabel, QPushButt
 from ..style import CURSOR_COLOUR, KERNEL_COLOUR_MAP
 from .animation import SlidingKernel
 from .arithmetic import conv_terms
-from .scales import colour_map, levels, signed_text
+from .scales import colour_map, colour_map_name, levels, signed_text
 from .terms_canvas import Grid, TermsCanvas, colours_of
 
 
 def conv_rows(terms, source_name, source_map, diverging):
     """The canvas rows of :class:`~.arithmetic.ConvTerms`: one per input channel.
 
-    ``source_map`` is ``(ColorMap, low, high)`` for the patches; the kernel and
-    the products are on the ``diverging`` ColorMap, each centred at zero and
+    ``source_map`` is ``(colour map name, low, high)`` for the patches; the kernel
+    and the products are on the colour map named ``diverging``, each centred at zero and
     scaled to its largest magnitude (shared by all channels).
     """
     products_top = max(float(np.abs(terms.products).max()), 1e-6)
@@ -157,8 +157,8 @@ class ConvDetail(QWidget):
         source_levels = levels(self.source, self.values[self.source.name])
         map_levels = levels(self.column, self.values[self.column.name])
         self.canvas.set_rows(conv_rows(terms, self.source.name,
-                                       (colour_map(self.source),) + source_levels,
-                                       pg.colormap.get(KERNEL_COLOUR_MAP)))
+                                       (colour_map_name(self.source),) + source_levels,
+                                       KERNEL_COLOUR_MAP))
         shown = float(self.values[self.column.name][self.channel, row, col])
         self.summary.setText(conv_summary(terms, self.column, shown))
         self.output_image.setImage(self.filled, autoLevels=False, levels=map_levels)

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QStackedWidget,
 from ..style import KERNEL_COLOUR_MAP, muted
 from .arithmetic import dense_terms, pool_terms, softmax_terms
 from .conv_detail import ConvDetail
-from .scales import colour_map, levels, signed_text
+from .scales import colour_map_name, levels, signed_text
 from .terms_canvas import Grid, TermsCanvas, colours_of
 
 CAPTIONS = {
@@ -153,7 +153,7 @@ class DetailView(QWidget):
         channel, row, col = element
         terms = pool_terms(values[source.name], channel, row, col)
         low, high = levels(source, values[source.name])
-        grid = Grid(terms.window, colours_of(terms.window, colour_map(source), low, high),
+        grid = Grid(terms.window, colours_of(terms.window, colour_map_name(source), low, high),
                     mark=terms.winner, digits=3)
         self.canvas.set_rows([[f"{source.name} ch {channel}, rows {2 * row}–{2 * row + 1}, "
                                f"columns {2 * col}–{2 * col + 1}", grid,

@@ -16,11 +16,16 @@ from ..style import KERNEL_COLOUR_MAP, nice_top
 INPUT_COLOUR_MAP = "CET-L1"
 
 
+def colour_map_name(column):
+    """The name of a column's pyqtgraph colour map."""
+    if column.kind == "input":
+        return INPUT_COLOUR_MAP
+    return KERNEL_COLOUR_MAP if column.signed else ACTIVATION_COLOUR_MAP
+
+
 def colour_map(column):
     """The pyqtgraph ColorMap of a column."""
-    if column.kind == "input":
-        return pg.colormap.get(INPUT_COLOUR_MAP)
-    return pg.colormap.get(KERNEL_COLOUR_MAP if column.signed else ACTIVATION_COLOUR_MAP)
+    return pg.colormap.get(colour_map_name(column))
 
 
 def levels(column, values):

@@ -4,10 +4,14 @@ A conv value of conv4 has 32 input channels × 3 grids × 9 numbers; as QLabels
 that would be close to a thousand widgets, rebuilt on every animation frame.
 One widget paints them instead, and only the rows in sight.
 """
+import functools
+
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from ..draw.images import lookup_table
 
 CELL_WIDTH, CELL_HEIGHT = 46, 19
 ROW_GAP = 10
@@ -58,10 +62,17 @@ class Grid:
                                     CELL_WIDTH - 1, CELL_HEIGHT - 1))
 
 
+_table = functools.lru_cache(maxsize=None)(lookup_table)
+
+
 def colours_of(values, colour_map, low, high):
-    """``(rows, cols, 3)`` uint8 colours of ``values`` on ``colour_map`` between the levels."""
-    scaled = np.clip((np.asarray(values, float) - low) / ((high - low) or 1.0), 0, 1)
-    return colour_map.map(scaled.ravel(), mode="byte")[:, :3].reshape(*np.shape(values), 3)
+    """``(rows, cols, 3)`` uint8 colours of ``values`` on the colour map named ``colour_map``
+    between the levels.
+
+    Through a 256-entry lookup table: an animation frame colours hundreds of cells.
+    """
+    scaled = (np.asarray(values, float) - low) / ((high - low) or 1.0)
+    return _table(colour_map)[np.clip(scaled * 255, 0, 255).astype(np.uint8)]
 
 
 class TermsCanvas(QWidget):
@@ -69,46 +80,46 @@ class TermsCanvas(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.rows = []
-        self._heights = []
+        self.rows, self._widths, self._heights = [], [], []
+        self._size = None
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def set_rows(self, rows):
         """Show ``rows`` (a list of lists of str and Grid) from now on."""
         self.rows = rows
         metrics = self.fontMetrics()
+        self._widths = [[piece.size()[0] if isinstance(piece, Grid)
+                         else metrics.horizontalAdvance(piece) + 12 for piece in row]
+                        for row in rows]
         self._heights = [max([piece.size()[1] if isinstance(piece, Grid) else metrics.height()
                               for piece in row] or [0]) for row in rows]
-        self.updateGeometry()
-        self.setMinimumHeight(self.sizeHint().height())
+        size = self.sizeHint()
+        if size != self._size:          # the frames of an animation keep their size
+            self._size = size
+            self.updateGeometry()
+            self.setMinimumSize(size)
         self.update()
 
     def sizeHint(self):
-        metrics = self.fontMetrics()
-        width = max([sum(piece.size()[0] if isinstance(piece, Grid)
-                         else metrics.horizontalAdvance(piece) + 12 for piece in row)
-                     for row in self.rows] or [0])
+        width = max([sum(widths) for widths in self._widths] or [0])
         return QSize(width + 8, sum(self._heights) + ROW_GAP * len(self.rows))
 
     def paintEvent(self, event):
         painter = QPainter(self)
         painter.setFont(QFont(self.font()))
         visible, top = event.rect(), 0
-        for row, height in zip(self.rows, self._heights):
+        for row, widths, height in zip(self.rows, self._widths, self._heights):
             if top + height >= visible.top() and top <= visible.bottom():
-                self._paint_row(painter, row, top, height)
+                self._paint_row(painter, row, widths, top, height)
             top += height + ROW_GAP
         painter.end()
 
-    def _paint_row(self, painter, row, top, height):
+    def _paint_row(self, painter, row, widths, top, height):
         left = 4
-        metrics = self.fontMetrics()
-        for piece in row:
+        for piece, width in zip(row, widths):
             if isinstance(piece, Grid):
-                width, grid_height = piece.size()
-                piece.paint(painter, left, top + (height - grid_height) / 2)
+                piece.paint(painter, left, top + (height - piece.size()[1]) / 2)
             else:
-                width = metrics.horizontalAdvance(piece) + 12
                 painter.setPen(self.palette().color(self.foregroundRole()))
                 painter.drawText(QRectF(left, top, width, height),
                                  Qt.AlignmentFlag.AlignCenter, piece)

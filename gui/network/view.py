@@ -11,7 +11,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QRectF, Signal
 from PySide6.QtGui import QPainterPath
-from PySide6.QtWidgets import QGraphicsPathItem, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QLabel, QVBoxLayout, QWidget
 
 from ..draw.images import mosaic
 from ..style import CURSOR_COLOUR, muted, plot_colours
@@ -43,6 +43,7 @@ class ColumnItems:
         self.column, self.place = column, place
         self.colour_map = colour_map(column)
         self.levels = None
+        self.outline = pg.mkPen(plot_colours()[1], width=1, cosmetic=True)
         if column.is_maps or column.shape[0] > layout.MAX_ROWS:
             self.values = pg.ImageItem(axisOrder="row-major")
             self.values.setColorMap(self.colour_map)
@@ -63,6 +64,7 @@ class ColumnItems:
         bar.setColorMap(self.colour_map)
         left = self.place.centre - layout.MIN_SLOT / 2
         bar.setRect(QRectF(left, layout.SCALE_TOP, layout.MIN_SLOT, layout.SCALE_HEIGHT))
+        bar.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)     # never changes
         box.addItem(bar)
 
     def _arranged(self, values):
@@ -95,7 +97,7 @@ class ColumnItems:
         tops = self.place.top + np.arange(len(values)) * self.place.scale + 3
         self.values.setOpts(x0=origin + np.minimum(lengths, 0), width=np.abs(lengths), y0=tops,
                             height=self.place.scale - 6, brushes=colours,
-                            pen=pg.mkPen(plot_colours()[1], width=1, cosmetic=True))
+                            pen=self.outline)
 
 
 class NetworkView(QWidget):
@@ -161,6 +163,10 @@ class NetworkView(QWidget):
         font.setBold(bold)
         item.setFont(font)
         item.setPos(x, y)
+        # Text is the dearest thing to paint and rarely changes: keep it as a pixmap.
+        # (pyqtgraph's TextItem recomputes its transform whenever it paints.)
+        for part in (item, item.textItem):
+            part.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.box.addItem(item)
         self._texts.append(item)
         return item
