@@ -9,7 +9,7 @@ from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
 from .detail import DetailView
-from .view import NetworkView
+from .view import EMPTY_NOTE, NetworkView
 
 
 class NetworkPanel(QWidget):
@@ -52,7 +52,7 @@ class NetworkPanel(QWidget):
     @Slot()
     def show_empty(self):
         """Nothing drawn: the last drawing's pass stays on show, and the hover line says so."""
-        self.view.hover.setText("Draw a digit: the network view follows the canvas.")
+        self.view.hover.setText(EMPTY_NOTE)
 
     def _draw(self):
         architecture, self.weights, image, outputs, probabilities = self._pending

@@ -10,8 +10,9 @@ click asks for the computation step by step.
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QRectF, Signal
-from PySide6.QtGui import QPainterPath
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QLabel, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QPainterPath
+from PySide6.QtWidgets import (QGraphicsItem, QGraphicsPathItem, QGraphicsSimpleTextItem, QLabel,
+                               QSizePolicy, QVBoxLayout, QWidget)
 
 from ..draw.images import mosaic
 from ..style import CURSOR_COLOUR, muted, plot_colours
@@ -19,9 +20,38 @@ from . import layout
 from .columns import INPUT, MEANINGS, SOFTMAX, column_values, network_columns
 from .scales import colour_map, levels, scale_text
 
-FONT_POINTS = 7.5
+TEXT_UNITS = 10          # label height in view units: labels scale with the maps
+
+
+class ViewText(QGraphicsSimpleTextItem):
+    """Words that scale with the view (pyqtgraph's TextItem keeps its screen size, so
+    labels would overlap in a small window), placed by an anchor point.
+
+    Cached as a pixmap: labels rarely change and text is dear to paint.
+    """
+
+    def __init__(self, words, x, y, anchor):
+        super().__init__(words)
+        self.point, self.anchor = (x, y), anchor
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self._place()
+
+    def setText(self, words):
+        super().setText(words)
+        self._place()
+
+    def setFont(self, font):
+        super().setFont(font)
+        self._place()
+
+    def _place(self):
+        rect = self.boundingRect()
+        self.setPos(self.point[0] - self.anchor[0] * rect.width(),
+                    self.point[1] - self.anchor[1] * rect.height())
 HOVER_HINT = ("Hover over a value to read it; click one to see what it is computed from, "
               "double-click (or Step by step) to see the computation.")
+
+EMPTY_NOTE = "Draw a digit: the network view follows the canvas."
 
 
 def describe(column, element, value):
@@ -119,6 +149,8 @@ class NetworkView(QWidget):
         self.architecture = None
         self.selection = None               # (column name, element)
         self.hover = muted(QLabel(HOVER_HINT))
+        # Long lines are cut rather than widening the window.
+        self.hover.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.graphics = pg.GraphicsView()
         self.box = pg.ViewBox(lockAspect=True, enableMouse=False, invertY=True,
                               defaultPadding=0.01)
@@ -155,18 +187,14 @@ class NetworkView(QWidget):
                                  layout.SCALE_TOP + 24 - layout.HEADER_TOP), padding=0.01)
 
     def _text(self, words, x, y, anchor, bold=False):
-        """A label at view point ``(x, y)`` in the palette's text colour (kept on a theme
-        change by :meth:`changeEvent`)."""
-        item = pg.TextItem(words, color=plot_colours()[1], anchor=anchor)
-        font = item.textItem.font()
-        font.setPointSizeF(FONT_POINTS)
+        """A label at view point ``(x, y)``, ``anchor`` a fraction of its size as in
+        pyqtgraph's TextItem, in the palette's text colour (see :meth:`changeEvent`)."""
+        item = ViewText(words, x, y, anchor)
+        font = item.font()
+        font.setPixelSize(TEXT_UNITS)
         font.setBold(bold)
         item.setFont(font)
-        item.setPos(x, y)
-        # Text is the dearest thing to paint and rarely changes: keep it as a pixmap.
-        # (pyqtgraph's TextItem recomputes its transform whenever it paints.)
-        for part in (item, item.textItem):
-            part.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        item.setBrush(QColor(plot_colours()[1]))
         self.box.addItem(item)
         self._texts.append(item)
         return item
@@ -182,10 +210,10 @@ class NetworkView(QWidget):
                            layout.DATA_TOP - 1, (0.5, 1))
 
     def changeEvent(self, event):
-        """Labels follow the theme (pyqtgraph fixes a TextItem's colour when it is made)."""
+        """Labels follow the theme (a graphics item keeps the colour it was given)."""
         if event.type() == QEvent.Type.PaletteChange:
             for item in getattr(self, "_texts", ()):
-                item.setColor(plot_colours()[1])
+                item.setBrush(QColor(plot_colours()[1]))
         super().changeEvent(event)
 
     # --- showing ------------------------------------------------------------------------
@@ -204,6 +232,8 @@ class NetworkView(QWidget):
         """
         self.set_architecture(architecture)
         self.values = column_values(self.columns, image, outputs, probabilities)
+        if self.hover.text() == EMPTY_NOTE:
+            self.hover.setText(HOVER_HINT)
         for name, items in self.items.items():
             items.show(np.asarray(self.values[name], np.float32))
         self._draw_links()
