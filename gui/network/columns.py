@@ -7,7 +7,7 @@ layer specs, so another architecture gets its own columns.
 """
 from dataclasses import dataclass
 
-from cnn_core.network import INPUT_SHAPE, Network
+from cnn_core.network import INPUT_SHAPE, NUM_CLASSES, Network
 
 INPUT, SOFTMAX = "input", "softmax"
 #: The operation that makes a column, in a word or two, by layer type.
@@ -54,6 +54,13 @@ class Column:
     def operation(self):
         """``"3×3 conv"``, ``"ReLU"``, ...: how the column is made."""
         return {INPUT: "input", SOFTMAX: "softmax"}.get(self.kind) or OPERATIONS[self.kind]
+
+    def where(self, element):
+        """Words for one value: ``"channel 3, row 5, column 7"``, ``"unit 17"``, ``"class 3"``
+        (the units of the network's last columns are its classes)."""
+        if self.is_maps:
+            return f"channel {element[0]}, row {element[1]}, column {element[2]}"
+        return f"{'class' if self.shape == (NUM_CLASSES,) else 'unit'} {element[0]}"
 
     @property
     def shape_text(self):

@@ -11,6 +11,7 @@ from PySide6.QtCore import QRectF, Signal
 from PySide6.QtWidgets import (QGraphicsRectItem, QHBoxLayout, QLabel, QPushButton,
                                QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
+from ..draw.images import FRAME_COLOUR
 from ..style import CURSOR_COLOUR, KERNEL_COLOUR_MAP
 from .animation import SlidingKernel
 from .arithmetic import conv_terms
@@ -85,6 +86,13 @@ class ConvDetail(QWidget):
         self.window.setPen(pg.mkPen(CURSOR_COLOUR, width=2, cosmetic=True))
         self.window.setZValue(2)
         self.input_image.getViewBox().addItem(self.window)
+        # The output map's extent, while the kernel has filled only part of it.
+        self.output_frame = QGraphicsRectItem()
+        self.output_frame.setPen(pg.mkPen(FRAME_COLOUR, width=1, cosmetic=True))
+        self.output_pixel = QGraphicsRectItem()       # where the window's sum goes
+        self.output_pixel.setPen(self.window.pen())
+        for item in (self.output_frame, self.output_pixel):
+            self.output_image.getViewBox().addItem(item)
         self.canvas = TermsCanvas()
         scroll = QScrollArea(widgetResizable=True)
         scroll.setWidget(self.canvas)
@@ -126,6 +134,7 @@ class ConvDetail(QWidget):
         height, width = column.shape[1:]
         self.slider.reset((height, width), element[1:])
         self.filled = np.full((height, width), np.nan, np.float32)
+        self.output_frame.setRect(QRectF(0, 0, width, height))
         # As if the kernel had slid here: the map is filled up to this pixel.
         upto = element[1] * width + element[2]
         self.filled.flat[:upto] = values[column.name][self.channel].flat[:upto]
@@ -164,6 +173,7 @@ class ConvDetail(QWidget):
         self.output_image.setImage(self.filled, autoLevels=False, levels=map_levels)
         self.output_title.setText(f"{self.column.name} channel {self.channel}: row {row}, "
                                   f"column {col}", size="8pt")
+        self.output_pixel.setRect(QRectF(col, row, 1, 1))
         self._draw_maps()
 
     def _draw_maps(self):

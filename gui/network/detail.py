@@ -42,6 +42,11 @@ def source_name(source, index):
     return f"{source.name} unit {index}"
 
 
+def value_title(column, element):
+    """``"<b>conv2</b> (3×3 conv) · channel 6, row 14, column 12"``, or ``· class 3``."""
+    return f"<b>{column.name}</b> ({column.operation}) · {column.where(element)}"
+
+
 def softmax_table(terms, predicted):
     """The log-sum-exp steps as an HTML table, the predicted class in bold."""
     head = ("<tr><th>class</th><th>logit z</th><th>z − max</th><th>exp(z − max)</th>"
@@ -75,6 +80,7 @@ class DetailView(QWidget):
         self.title = QLabel()
         self.caption = muted(QLabel(wordWrap=True))
         self.conv = ConvDetail()
+        self.conv.moved.connect(self._kernel_moved)
         self.canvas = TermsCanvas()
         self.text = QLabel(textFormat=Qt.TextFormat.RichText, wordWrap=True,
                            alignment=Qt.AlignmentFlag.AlignTop)
@@ -119,9 +125,7 @@ class DetailView(QWidget):
         """
         column = columns[name]
         source = columns.get(column.source)
-        self.title.setText(f"<b>{name}</b> ({column.operation}) · " + (
-            f"channel {element[0]}, row {element[1]}, column {element[2]}" if column.is_maps
-            else f"{'class' if column.shape[0] <= 16 else 'unit'} {element[0]}"))
+        self.title.setText(value_title(column, element))
         self.caption.setText(CAPTIONS[column.kind])
         self.conv.stop()
         if column.kind == "conv":
@@ -139,6 +143,9 @@ class DetailView(QWidget):
     def terms(self):
         """The arithmetic on show (a ConvTerms follows the sliding kernel)."""
         return self.conv.terms if self.pages.currentWidget() is self.conv else self._terms
+
+    def _kernel_moved(self, row, col):
+        self.title.setText(value_title(self.conv.column, (self.conv.channel, row, col)))
 
     def _show_input(self, column, source, values, weights, element, shown):
         self._say(f"ink {shown:.3f}")

@@ -17,10 +17,13 @@ from PySide6.QtWidgets import (QGraphicsItem, QGraphicsPathItem, QGraphicsSimple
 from ..draw.images import mosaic
 from ..style import CURSOR_COLOUR, muted, plot_colours
 from . import layout
-from .columns import INPUT, MEANINGS, SOFTMAX, column_values, network_columns
+from .columns import MEANINGS, column_values, network_columns
 from .scales import colour_map, levels, scale_text
 
 TEXT_UNITS = 10          # label height in view units: labels scale with the maps
+HOVER_HINT = ("Hover over a value to read it; click one to see what it is computed from, "
+              "double-click (or Step by step) to see the computation.")
+EMPTY_NOTE = "Draw a digit: the network view follows the canvas."
 
 
 class ViewText(QGraphicsSimpleTextItem):
@@ -48,22 +51,11 @@ class ViewText(QGraphicsSimpleTextItem):
         rect = self.boundingRect()
         self.setPos(self.point[0] - self.anchor[0] * rect.width(),
                     self.point[1] - self.anchor[1] * rect.height())
-HOVER_HINT = ("Hover over a value to read it; click one to see what it is computed from, "
-              "double-click (or Step by step) to see the computation.")
-
-EMPTY_NOTE = "Draw a digit: the network view follows the canvas."
 
 
 def describe(column, element, value):
-    """One line naming a value: ``"conv2 channel 3, row 5, column 7: pre-activation −0.532"``."""
-    if column.is_maps:
-        channel, row, col = element
-        where = f"channel {channel}, row {row}, column {col}"
-    elif column.shape[0] <= layout.MAX_ROWS:
-        where = f"class {element[0]}"
-    else:
-        where = f"unit {element[0]}"
-    return f"{column.name} {where}: {MEANINGS[column.kind]} {value:.4g}"
+    """One line naming a value: ``"conv2 channel 3, row 5, column 7: pre-activation -0.532"``."""
+    return f"{column.name} {column.where(element)}: {MEANINGS[column.kind]} {value:.4g}"
 
 
 class ColumnItems:
@@ -237,10 +229,6 @@ class NetworkView(QWidget):
         for name, items in self.items.items():
             items.show(np.asarray(self.values[name], np.float32))
         self._draw_links()
-
-    def shown(self, name):
-        """The values column ``name`` shows, as its image or bar lengths' source."""
-        return self.values[name]
 
     # --- pointing -----------------------------------------------------------------------
 
