@@ -4,8 +4,6 @@ A conv value of conv4 has 32 input channels × 3 grids × 9 numbers; as QLabels
 that would be close to a thousand widgets, rebuilt on every animation frame.
 One widget paints them instead, and only the rows in sight.
 """
-import functools
-
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
@@ -62,9 +60,6 @@ class Grid:
                                     CELL_WIDTH - 1, CELL_HEIGHT - 1))
 
 
-_table = functools.lru_cache(maxsize=None)(lookup_table)
-
-
 def colours_of(values, colour_map, low, high):
     """``(rows, cols, 3)`` uint8 colours of ``values`` on the colour map named ``colour_map``
     between the levels.
@@ -72,7 +67,7 @@ def colours_of(values, colour_map, low, high):
     Through a 256-entry lookup table: an animation frame colours hundreds of cells.
     """
     scaled = (np.asarray(values, float) - low) / ((high - low) or 1.0)
-    return _table(colour_map)[np.clip(scaled * 255, 0, 255).astype(np.uint8)]
+    return lookup_table(colour_map)[np.clip(scaled * 255, 0, 255).astype(np.uint8)]
 
 
 class TermsCanvas(QWidget):

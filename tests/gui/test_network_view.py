@@ -6,6 +6,7 @@ the engine's softmax), so a slip in the view's arithmetic or its placing
 shows up as a mismatch.
 """
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
@@ -222,3 +223,34 @@ def test_the_network_tab_follows_strokes_and_epochs(window, qtbot):
         place.controller.digit).activations
     for name in ("conv1", "pool2", "fc2"):
         np.testing.assert_allclose(view.values[name], expected[name], atol=1e-5)
+
+
+# --- the dark theme reaches the heat maps (issue 17, item 5) ---------------------------
+
+def test_heat_maps_have_dark_paper_in_the_dark_theme(qtbot, qapp):
+    from gui.draw.cams import HeatMapRow
+    from gui.draw.learning import LearningStrip
+    from gui.style import restyle
+    from gui.theme import dark_palette
+    row, strip = HeatMapRow(["conv1"]), LearningStrip()
+    for widget in (row, strip):
+        qtbot.addWidget(widget)
+    digit = np.zeros((28, 28), np.float32)
+    strip.show_frames(digit, [(1, digit, 3, 0.9)])
+    assert row.images["conv1"].image.min() == 255              # light: white paper
+    before = qapp.palette()
+    try:
+        qapp.setPalette(dark_palette())
+        restyle(row)
+        # The maps are drawn again on dark paper, the bar takes the dark map.
+        qtbot.waitUntil(lambda: row.images["conv1"].image.max() < 40, timeout=3000)
+        qtbot.waitUntil(lambda: strip.image.image[-1, 0].max() < 60, timeout=3000)  # a gap
+        bars = [item for item in row.view.scene().items() if isinstance(item, pg.ColorBarItem)]
+        assert [bar.colorMap().name for bar in bars] == ["inferno"]
+        # Strokes show light on the dark paper.
+        row.show_map("conv1", np.ones((28, 28), np.float32), digit)
+        assert row.images["conv1"].image.min() > 100
+        row.show_empty()
+    finally:
+        qapp.setPalette(before)
+    qtbot.waitUntil(lambda: row.images["conv1"].image.min() == 255, timeout=3000)
