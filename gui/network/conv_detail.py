@@ -128,16 +128,11 @@ class ConvDetail(QWidget):
         weights : dict of str to ndarray
             ``"<name>.weight" (F, C, 3, 3)`` and ``"<name>.bias" (F,)``.
         """
-        self.column, self.source, self.values = column, source, values
-        self.weight, self.bias = weights[f"{column.name}.weight"], weights[f"{column.name}.bias"]
-        self.channel = element[0]
+        self.column, self.source, self.channel = column, source, element[0]
         height, width = column.shape[1:]
         self.slider.reset((height, width), element[1:])
-        self.filled = np.full((height, width), np.nan, np.float32)
         self.output_frame.setRect(QRectF(0, 0, width, height))
-        # As if the kernel had slid here: the map is filled up to this pixel.
-        upto = element[1] * width + element[2]
-        self.filled.flat[:upto] = values[column.name][self.channel].flat[:upto]
+        self._take(values, weights)
         terms = self._terms(*element[1:])
         self.channel_box.blockSignals(True)
         self.channel_box.setRange(0, source.shape[0] - 1)
@@ -148,6 +143,22 @@ class ConvDetail(QWidget):
         self._show(terms)
         self.output_image.getViewBox().autoRange(padding=0.02)
         self.input_image.getViewBox().autoRange(padding=0.02)
+
+    def refresh(self, values, weights):
+        """A new pass (a stroke, another model): the same value, and the kernel where it is,
+        playing on if it plays."""
+        self._take(values, weights)
+        self._show(self._terms(*self.slider.position))
+
+    def _take(self, values, weights):
+        self.values = values
+        self.weight = weights[f"{self.column.name}.weight"]
+        self.bias = weights[f"{self.column.name}.bias"]
+        # As if the kernel had slid here: the map is filled up to this pixel.
+        height, width = self.column.shape[1:]
+        upto = self.slider.position[0] * width + self.slider.position[1]
+        self.filled = np.full((height, width), np.nan, np.float32)
+        self.filled.flat[:upto] = values[self.column.name][self.channel].flat[:upto]
 
     def _terms(self, row, col):
         source_maps = self.values[self.source.name]

@@ -54,7 +54,7 @@ def softmax_table(terms, predicted):
     rows = []
     for k in range(len(terms.logits)):
         cells = (k, signed_text(terms.logits[k]), signed_text(terms.shifted[k]),
-                 f"{terms.exponentials[k]:.4g}", f"{terms.probabilities[k]:.2%}")
+                 f"{terms.exponentials[k]:.4g}", f"{terms.probabilities[k]:.4g}")
         style = ' style="font-weight:bold"' if k == predicted else ""
         rows.append(f"<tr{style}>" + "".join(f'<td align="right">&nbsp;{c}&nbsp;</td>'
                                              for c in cells) + "</tr>")
@@ -75,6 +75,7 @@ class DetailView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self._terms = None
+        self.shown = None           # (column name, element)
         self.back = QPushButton("◂ Back to the network")
         self.back.clicked.connect(self.back_requested)
         self.title = QLabel()
@@ -123,6 +124,7 @@ class DetailView(QWidget):
         element : tuple of int
             ``(channel, row, col)`` or ``(unit,)``.
         """
+        self.shown = (name, tuple(element))
         column = columns[name]
         source = columns.get(column.source)
         self.title.setText(value_title(column, element))
@@ -143,6 +145,13 @@ class DetailView(QWidget):
     def terms(self):
         """The arithmetic on show (a ConvTerms follows the sliding kernel)."""
         return self.conv.terms if self.pages.currentWidget() is self.conv else self._terms
+
+    def refresh(self, columns, weights, values):
+        """The same value for a new pass; a sliding kernel stays where it is."""
+        if self.pages.currentWidget() is self.conv:
+            self.conv.refresh(values, weights)
+        else:
+            self.show_value(columns, weights, values, *self.shown)
 
     def _kernel_moved(self, row, col):
         self.title.setText(value_title(self.conv.column, (self.conv.channel, row, col)))

@@ -58,8 +58,8 @@ class NetworkPanel(QWidget):
         architecture, self.weights, image, outputs, probabilities = self._pending
         self._pending = None
         self.view.show_pass(architecture, image, outputs, probabilities)
-        if self.pages.currentWidget() is self.detail and self.view.selection is not None:
-            self._fill_detail(*self.view.selection)
+        if self.pages.currentWidget() is self.detail:
+            self.detail.refresh(self.view.by_name, self.weights, self.view.values)
 
     def showEvent(self, event):
         if self._pending is not None:

@@ -159,6 +159,15 @@ def test_the_kernel_slides_and_the_output_map_fills_in(panel, shipped):
         analysis.activations["conv2"][3, 1, 0], abs=1e-4)
     conv.play_button.click()
     assert conv.slider.playing and conv.play_button.text() == "Pause"
+    # A new stroke while it plays: it plays on, from where it was, with the new numbers.
+    other, _ = validation_example(7)
+    passed = Explainer(network).analyse(other)
+    where = conv.slider.position
+    panel.show_pass(network.architecture, network.state_dict(), other, passed.activations,
+                    passed.probabilities)
+    assert conv.slider.playing and conv.slider.position == where
+    assert panel.detail.terms.pre_activation == pytest.approx(
+        passed.activations["conv2"][(3,) + where], abs=1e-4)
     panel.close_detail()
     assert not conv.slider.playing
 
@@ -177,7 +186,7 @@ def test_softmax_detail_gives_the_prediction(panel, shipped):
     panel.open_detail("softmax", (3,))
     terms = panel.detail.terms
     np.testing.assert_allclose(terms.probabilities, analysis.probabilities, atol=1e-6)
-    assert f"{analysis.probabilities[analysis.predicted]:.2%}" in panel.detail.text.text()
+    assert f"{analysis.probabilities[analysis.predicted]:.4g}" in panel.detail.text.text()
 
 
 def test_dense_detail_sums_to_the_unit(panel, shipped):
