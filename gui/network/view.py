@@ -204,8 +204,11 @@ class NetworkView(QWidget):
     def changeEvent(self, event):
         """Labels follow the theme (a graphics item keeps the colour it was given)."""
         if event.type() == QEvent.Type.PaletteChange:
+            text = QColor(plot_colours()[1])
             for item in getattr(self, "_texts", ()):
-                item.setBrush(QColor(plot_colours()[1]))
+                item.setBrush(text)
+            for items in self.items.values():       # bar outlines, from the next pass on
+                items.outline.setColor(text)
         super().changeEvent(event)
 
     # --- showing ------------------------------------------------------------------------
