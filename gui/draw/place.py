@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QButtonGroup, QFileDialog, QGroupBox, QHBoxLayout
 
 from cnn_core.errors import DataError, ImageError
 
+from ..network.panel import NetworkPanel
 from .activations import ActivationGrids, shown_layers
 from .cams import CamStrip
 from .canvas import BRUSH_RANGE, DrawingCanvas
@@ -23,7 +24,6 @@ from .features import FeaturePanel
 from .inputs import (can_read, digit_from_file, digit_from_mime, validation_example,
                      validation_index_of)
 from .learning import LearningStrip
-from ..network.panel import NetworkPanel
 from .method_panel import MethodPanel
 from .personal_set import PersonalSet
 from .prediction import PredictionPanel
