@@ -4,6 +4,7 @@ Colour maps are pyqtgraph built-ins and perceptually uniform; heat maps are
 blended over the digit on the CPU (28×28, microseconds), so every map is one
 ImageItem, and a mosaic of many small maps is one ImageItem too.
 """
+import functools
 import math
 
 import numpy as np
@@ -11,9 +12,15 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QGuiApplication, QImage, QPixmap
 
+from ..theme import is_dark
+
 #: Heat maps: white (no evidence) through yellow and orange to red, so a map
 #: drawn over the paper leaves the paper white where nothing matters.
 HEAT_COLOUR_MAP = "CET-L18"
+#: Heat maps in the dark theme: black (no evidence) through purple and orange to
+#: yellow (perceptually uniform, colour-blind safe), so the paper of a map is as
+#: dark as the window around it instead of a white glare.
+DARK_HEAT_COLOUR_MAP = "inferno"
 #: Activations: dark (silent) to bright (firing).
 ACTIVATION_COLOUR_MAP = "viridis"
 #: Counts in the confusion matrix: white for zero, so empty cells vanish.
@@ -23,14 +30,23 @@ COUNT_COLOUR_MAP = "CET-L17"
 DIGIT_PALETTE = "PAL-relaxed"
 TENTH_DIGIT_COLOUR = (77, 77, 77)
 INK_RGB = np.array([31, 39, 51], np.float32)     # the canvas ink, dark blue-grey
-INK_OVER_HEAT = 0.55                              # how dark the strokes show over a map
+DARK_INK_RGB = np.array([232, 234, 237], np.float32)   # light strokes on dark paper
+INK_OVER_HEAT = 0.55                              # how strongly the strokes show over a map
 GAP_BACKGROUND = "#2b2b2b"                        # shows the NaN gaps of a mosaic
 FRAME_COLOUR = "#b9b4a8"
 
 
+@functools.lru_cache(maxsize=None)
 def lookup_table(name):
-    """A ``(256, 3)`` uint8 lookup table of a pyqtgraph colour map."""
-    return pg.colormap.get(name).getLookupTable(nPts=256, alpha=False)
+    """A ``(256, 3)`` uint8 lookup table of a pyqtgraph colour map (read-only: shared)."""
+    table = pg.colormap.get(name).getLookupTable(nPts=256, alpha=False)
+    table.flags.writeable = False
+    return table
+
+
+def heat_colour_map():
+    """The name of the heat maps' colour map in the app's current theme."""
+    return DARK_HEAT_COLOUR_MAP if is_dark() else HEAT_COLOUR_MAP
 
 
 def digit_colours():
@@ -39,7 +55,7 @@ def digit_colours():
     return np.vstack([hues, TENTH_DIGIT_COLOUR]).astype(np.uint8)
 
 
-def heat_over_digit(digit, heatmap, table):
+def heat_over_digit(digit, heatmap, table=None):
     """Blend a heat map over the digit's strokes.
 
     Parameters
@@ -48,17 +64,22 @@ def heat_over_digit(digit, heatmap, table):
         Ink in [0, 1].
     heatmap : ndarray, (28, 28)
         Evidence in [0, 1].
-    table : ndarray, uint8, (256, 3)
-        The heat colour map.
+    table : ndarray, uint8, (256, 3), optional
+        The heat colour map, with dark ink; default the current theme's map and
+        ink (light paper and dark ink, or dark paper and light ink).
 
     Returns
     -------
     rgb : ndarray, uint8, (28, 28, 3)
     """
+    ink_rgb = INK_RGB
+    if table is None:
+        dark = is_dark()
+        table, ink_rgb = lookup_table(heat_colour_map()), DARK_INK_RGB if dark else INK_RGB
     index = np.clip(np.nan_to_num(heatmap) * 255, 0, 255).astype(np.uint8)
     heat = table[index].astype(np.float32)
     ink = (INK_OVER_HEAT * np.clip(digit, 0, 1))[..., None]
-    return (heat * (1 - ink) + INK_RGB * ink).astype(np.uint8)
+    return (heat * (1 - ink) + ink_rgb * ink).astype(np.uint8)
 
 
 def mosaic(maps, columns, gap=1):

@@ -100,7 +100,9 @@ def restyle(root):
 
     pyqtgraph fixes its colours when an item is made: every plot's background,
     axes and titles are given the palette's colours afresh (no plot of the app
-    sets colours of its own on these), and every toned widget its style sheet.
+    sets colours of its own on these), every colour bar that names its map by
+    theme (``theme_colour_map``, a callable) that map, and every toned widget
+    its style sheet.
     """
     configure_pyqtgraph()
     for view in root.findChildren(pg.GraphicsView):
@@ -111,6 +113,8 @@ def restyle(root):
                 item.setTextPen()
             elif isinstance(item, pg.LabelItem):
                 item.setText(item.text)
+            elif callable(getattr(item, "theme_colour_map", None)):    # a heat map's bar
+                item.setColorMap(pg.colormap.get(item.theme_colour_map()))
     for widget in root.findChildren(QWidget):
         if widget.property("tone"):
             set_tone(widget, widget.property("tone"))

@@ -5,12 +5,12 @@ strokes; a colour bar beside them gives the scale.
 """
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import QEvent, Qt, Slot
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from cnn_core.explain import empty_map_note
 
-from ..images import HEAT_COLOUR_MAP, framed, heat_over_digit, image_view, lookup_table
+from ..images import framed, heat_colour_map, heat_over_digit, image_view
 
 #: How the methods are called on screen.
 METHOD_NAMES = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "hirescam": "HiResCAM",
@@ -29,9 +29,11 @@ AUC_TIP = (
 
 
 def colour_bar(view, row, col, rowspan=1):
-    """A fixed 0-1 colour bar of the heat colour map."""
-    bar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get(HEAT_COLOUR_MAP),
+    """A fixed 0-1 colour bar of the heat colour map (:func:`gui.style.restyle` gives it
+    the map of a new theme)."""
+    bar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get(heat_colour_map()),
                           interactive=False, width=12, colorMapMenu=False)
+    bar.theme_colour_map = heat_colour_map
     bar.getAxis("right").setTicks([[(0, "0"), (0.5, "evidence"), (1, "1")]])
     view.addItem(bar, row=row, col=col, rowspan=rowspan)
     return bar
@@ -51,7 +53,7 @@ class HeatMapRow(QWidget):
     def __init__(self, names, heading="", parent=None):
         super().__init__(parent)
         self.names = list(names)
-        self._table = lookup_table(HEAT_COLOUR_MAP)
+        self._shown = {}
         self.heading = QLabel(heading, alignment=Qt.AlignmentFlag.AlignCenter)
         view = self.view = pg.GraphicsLayoutWidget()
         view.ci.layout.setSpacing(2)
@@ -79,8 +81,16 @@ class HeatMapRow(QWidget):
 
     def show_map(self, name, digit, heatmap):
         """Show ``heatmap (28, 28)`` over ``digit (28, 28)`` in the map called ``name``."""
-        self.images[name].setImage(heat_over_digit(digit, heatmap, self._table),
+        self._shown[name] = (digit, heatmap)
+        self.images[name].setImage(heat_over_digit(digit, heatmap),
                                    autoLevels=False, levels=(0, 255))
+
+    def changeEvent(self, event):
+        """A new theme: the maps again, on its paper."""
+        if event.type() == QEvent.Type.PaletteChange:
+            for name, shown in list(self._shown.items()):
+                self.show_map(name, *shown)
+        super().changeEvent(event)
 
     @Slot()
     def show_empty(self):

@@ -25,7 +25,7 @@ from cnn_core.preprocessing import normalise_ink
 from ..architecture import embedding_layer
 from ..background import BackgroundRunner
 from .cams import METHOD_NAMES
-from .jobs import (MapChoice, WorkerCache, channel_features, dropping_same_contrast, explain_map,
+from .jobs import (WorkerCache, channel_features, dropping_same_contrast, explain_map,
                    strip_scores)
 from .learning_frames import PinnedDrawing
 

@@ -1,11 +1,12 @@
 """Watch it learn: a pinned drawing's Grad-CAM and prediction, epoch by epoch."""
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import QEvent, Signal, Slot
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from ..images import HEAT_COLOUR_MAP, heat_over_digit, image_view, lookup_table
-from ..style import muted
+from ..images import heat_over_digit, image_view
+from ..style import muted, plot_colours
 from .cams import colour_bar
 
 #: The strip keeps the most recent epochs, four to a row; older ones scroll off the top.
@@ -31,7 +32,7 @@ class LearningStrip(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._table = lookup_table(HEAT_COLOUR_MAP)
+        self._shown = None          # (digit, frames) on show
         self.pin = QPushButton("Pin this drawing", objectName="pin", checkable=True)
         self.pin.setToolTip(TIP)
         self.pin.toggled.connect(self._toggled)
@@ -70,6 +71,12 @@ class LearningStrip(QWidget):
         self.pin.setText("Unpin" if pinned else "Pin this drawing")
         self.pin_toggled.emit(pinned)
 
+    def changeEvent(self, event):
+        """A new theme: the frames again, on its paper and background."""
+        if event.type() == QEvent.Type.PaletteChange and self._shown is not None:
+            self.show_frames(*self._shown)
+        super().changeEvent(event)
+
     @Slot(object, object)
     def show_frames(self, digit, frames):
         """Show ``frames``: a list of ``(epoch, heatmap (28, 28), predicted, probability)``.
@@ -77,24 +84,28 @@ class LearningStrip(QWidget):
         An empty list clears the strip.
         """
         frames = list(frames)[-MAX_FRAMES:]
+        self._shown = (digit, frames)
+        background, text = plot_colours()
         self.frames = [(epoch, predicted, p) for epoch, _, predicted, p in frames]
         for index, caption in enumerate(self.captions):
             if index < len(frames):
                 epoch, predicted, p = self.frames[index]
                 caption.setText(f"epoch {epoch}\n{predicted} ({p:.0%})")
+                caption.setColor(text)
             else:
                 caption.setText("")
         if not frames:
             self.image.clear()
             return
         rows = -(-len(frames) // COLUMNS)
+        # The plot's own background between tiles, so the strip follows the theme.
         grid = np.full((rows * TILE_PITCH[0], min(len(frames), COLUMNS) * TILE_PITCH[1], 3),
-                       255, np.uint8)
+                       QColor(background).getRgb()[:3], np.uint8)
         for index, (_, heat, _, _) in enumerate(frames):
             row, col = divmod(index, COLUMNS)
             top, left = row * TILE_PITCH[0], col * TILE_PITCH[1]
             grid[top:top + 30, left:left + 30] = FRAME_GREY
-            grid[top + 1:top + 29, left + 1:left + 29] = heat_over_digit(digit, heat, self._table)
+            grid[top + 1:top + 29, left + 1:left + 29] = heat_over_digit(digit, heat)
         self.image.setImage(grid, autoLevels=False, levels=(0, 255))
         self.box.setRange(xRange=(0, COLUMNS * TILE_PITCH[1]),
                           yRange=(0, max(rows, 2) * TILE_PITCH[0]), padding=0.02)

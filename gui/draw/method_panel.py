@@ -1,12 +1,12 @@
 """Choose an explanation (method, layer, class, contrast) and see it with its faithfulness."""
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import QEvent, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from cnn_core.explain import CAM_METHODS, METHODS, empty_map_note
 
-from ..images import HEAT_COLOUR_MAP, framed, heat_over_digit, image_view, lookup_table
+from ..images import framed, heat_over_digit, image_view
 from ..style import muted
 from .cams import AUC_TIP, METHOD_NAMES, HeatMapRow, colour_bar
 from .jobs import COSTLY_METHODS, MapChoice
@@ -45,7 +45,7 @@ class MethodPanel(QWidget):
 
     def __init__(self, conv_names, parent=None):
         super().__init__(parent)
-        self._table = lookup_table(HEAT_COLOUR_MAP)
+        self._shown = None          # (digit, heatmap) of the map on show
         self.method = QComboBox(objectName="method")
         for method in METHODS:
             self.method.addItem(METHOD_NAMES[method], method)
@@ -144,8 +144,7 @@ class MethodPanel(QWidget):
     def show_empty(self):
         """Nothing drawn."""
         blank = np.zeros((28, 28), np.float32)
-        self.map.setImage(heat_over_digit(blank, blank, self._table), autoLevels=False,
-                          levels=(0, 255))
+        self._paint_map(blank, blank)
         self.title.setText(METHOD_NAMES[self.current.method], size="9pt")
         self.auc.setText("Deletion AUC: –")
         self.status.setText("")
@@ -166,9 +165,18 @@ class MethodPanel(QWidget):
         """The drawing has no known label: no pair to show."""
         self.pair.setVisible(False)
 
+    def _paint_map(self, digit, heatmap):
+        self._shown = (digit, heatmap)
+        self.map.setImage(heat_over_digit(digit, heatmap), autoLevels=False, levels=(0, 255))
+
+    def changeEvent(self, event):
+        """A new theme: the map again, on its paper."""
+        if event.type() == QEvent.Type.PaletteChange and self._shown is not None:
+            self._paint_map(*self._shown)
+        super().changeEvent(event)
+
     def _show(self, digit, heatmap, choice, target, contrast):
-        self.map.setImage(heat_over_digit(digit, heatmap, self._table), autoLevels=False,
-                          levels=(0, 255))
+        self._paint_map(digit, heatmap)
         where = f" at {choice.layer}" if choice.is_cam else ""
         versus = f" rather than {contrast}" if contrast is not None else ""
         late = " · updates when the pen lifts" if choice.method in COSTLY_METHODS else ""

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QButtonGroup, QFileDialog, QGroupBox, QHBoxLayout
 
 from cnn_core.errors import DataError, ImageError
 
+from ..network.panel import NetworkPanel
 from .activations import ActivationGrids, shown_layers
 from .cams import CamStrip
 from .canvas import BRUSH_RANGE, DrawingCanvas
@@ -87,6 +88,7 @@ class DrawExplainPlace(QWidget):
         self.features = FeaturePanel(channels)
         self.learning = LearningStrip()
         self.teach = TeachPanel()
+        self.network_panel = NetworkPanel()
         self.model_label = QLabel(wordWrap=True)
         self.personal = self._open_personal_set()
         self.setAcceptDrops(True)
@@ -168,7 +170,10 @@ class DrawExplainPlace(QWidget):
         split.addWidget(middle)
         split.addWidget(self.tabs)
         split.setSizes([520, 460])
-        return split
+        self.views = QTabWidget(documentMode=True)
+        self.views.addTab(split, "Explain")
+        self.views.addTab(self.network_panel, "Inside the network")
+        return self.views
 
     # --- wiring -------------------------------------------------------------------------
 
@@ -197,6 +202,10 @@ class DrawExplainPlace(QWidget):
         c.judged.connect(self.prediction.show_verdict)
         c.analysed.connect(lambda digit, analysis: self.activations.show_outputs(
             analysis.activations))
+        c.analysed.connect(lambda digit, analysis: self.network_panel.show_pass(
+            self.network.architecture, self._weights, digit, analysis.activations,
+            analysis.probabilities))
+        c.emptied.connect(self.network_panel.show_empty)
         for slot in (self.prediction.show_empty, self.cam_strip.show_empty,
                      self.method_panel.show_empty, self.activations.show_empty):
             c.emptied.connect(slot)
@@ -231,6 +240,7 @@ class DrawExplainPlace(QWidget):
         """Explain the model on show (a :class:`~cnn_core.model_record.ModelRecord`) from now on."""
         self.model = model
         self.network = model.network()      # this place's own: nothing else holds it
+        self._weights = model.weights
         self.model_label.setText(f"<b>Explaining:</b> {model.description}")
         self.controller.show_model(self.network, model.description)
 
