@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QGuiApplication, QImage, QPixmap
 
-from ..theme import is_dark
+from .theme import is_dark
 
 #: Heat maps: white (no evidence) through yellow and orange to red, so a map
 #: drawn over the paper leaves the paper white where nothing matters.

@@ -11,7 +11,7 @@ from PySide6.QtCore import QRectF, Signal
 from PySide6.QtWidgets import (QGraphicsRectItem, QHBoxLayout, QLabel, QPushButton,
                                QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
-from ..draw.images import FRAME_COLOUR
+from ..images import FRAME_COLOUR
 from ..style import CURSOR_COLOUR, KERNEL_COLOUR_MAP
 from .animation import SlidingKernel
 from .arithmetic import conv_terms

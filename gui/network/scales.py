@@ -9,7 +9,7 @@ when the values cross 1, 2, 5, 10, ..., not on every pen move.
 import numpy as np
 import pyqtgraph as pg
 
-from ..draw.images import ACTIVATION_COLOUR_MAP
+from ..images import ACTIVATION_COLOUR_MAP
 from ..style import KERNEL_COLOUR_MAP, nice_top
 
 #: The input digit: black paper, white ink, as the network sees it.

@@ -9,7 +9,7 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from ..draw.images import lookup_table
+from ..images import lookup_table
 
 CELL_WIDTH, CELL_HEIGHT = 46, 19
 ROW_GAP = 10

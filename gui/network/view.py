@@ -14,7 +14,7 @@ from PySide6.QtGui import QColor, QPainterPath
 from PySide6.QtWidgets import (QGraphicsItem, QGraphicsPathItem, QGraphicsSimpleTextItem, QLabel,
                                QSizePolicy, QVBoxLayout, QWidget)
 
-from ..draw.images import mosaic
+from ..images import mosaic
 from ..style import CURSOR_COLOUR, muted, plot_colours
 from . import layout
 from .columns import MEANINGS, column_values, network_columns

@@ -14,7 +14,7 @@ from PySide6.QtTest import QTest
 from cnn_core import paths
 from cnn_core.explain import Explainer
 from cnn_core.model_files import load_model
-from gui.draw.images import mosaic
+from gui.images import mosaic
 from gui.draw.inputs import validation_example
 from gui.network import layout
 from gui.network.arithmetic import conv_terms, dense_terms, pool_terms, softmax_terms
@@ -224,11 +224,11 @@ def test_the_network_tab_follows_strokes_and_epochs(window, qtbot):
     press(window, "step_epoch")
     wait_paused(qtbot, window)
     qtbot.waitUntil(lambda: window.controller.latest_epoch == 1, timeout=WAIT_MS)
-    live = window.controller.current_model()[0].state_dict()
+    live = window.controller.current_model().weights
     qtbot.waitUntil(lambda: np.array_equal(place.network_panel.weights["conv1.weight"],
                                            live["conv1.weight"]), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: not np.array_equal(view.values["relu4"], shown), timeout=WAIT_MS)
-    expected = Explainer(window.controller.current_model()[0]).analyse(
+    expected = Explainer(window.controller.current_model().network()).analyse(
         place.controller.digit).activations
     for name in ("conv1", "pool2", "fc2"):
         np.testing.assert_allclose(view.values[name], expected[name], atol=1e-5)
