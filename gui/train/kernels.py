@@ -15,15 +15,21 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QHBoxLayout, QLabel, QTo
 
 from ..draw.images import ACTIVATION_COLOUR_MAP, image_view
 from ..style import (KERNEL_BACKGROUND, KERNEL_COLOUR_MAP, LAYER_COLOURS, level_bar, muted,
-                     set_bar_levels, style_plot)
+                     nice_top, set_bar_levels, style_plot)
 from .kernel_data import EpochWeights, kernels_from_mosaic, stack_norms
 from .kernel_tiles import KernelTiles
 
 KERNEL_TIP = ("The 3×3 filters of the chosen layer. Blue is negative, red positive, white "
               "zero; hover a cell for its number. For a deeper layer, click a column of the "
               "overview to see that output channel's filters, one per input channel.")
+CHANGE_TIP = ("Show each weight now minus the same weight at the end of the previous epoch: "
+              "what the last epoch of training did to the kernels.")
 DRIFT_TIP = ("How far each layer's weights have moved since epoch 0, in per cent of their "
              "size at epoch 0 (100 × ‖W − W₀‖ / ‖W₀‖).")
+OVERVIEW_TIP = ("One column per output channel of the layer, one row per input channel: how "
+                "large each 3×3 kernel is (its L2 norm), dark small, bright large. A bright "
+                "row in a column is an input that channel listens to. Click a column to see "
+                "its kernels.")
 OUTLINE_COLOUR = "#D55E00"      # Okabe-Ito vermillion: stands out on viridis
 TITLE_SIZE = "9pt"
 
@@ -61,24 +67,24 @@ class KernelGrids(QWidget):
         layout.setSpacing(2)
         layout.addLayout(self._build_toolbar())
         row = QHBoxLayout()
-        row.addWidget(self._build_overview(), 2)
-        row.addWidget(self._build_detail(), 6)
-        row.addWidget(self._build_drift_plot(), 2)
+        row.addWidget(self._build_overview(), 3)
+        row.addWidget(self._build_detail(), 8)
+        row.addWidget(self._build_drift_plot(), 3)
         layout.addLayout(row, 1)
-        self.setToolTip(KERNEL_TIP)
 
     # --- construction -----------------------------------------------------------------
 
     def _build_toolbar(self):
         bar = QHBoxLayout()
-        bar.addWidget(QLabel("Kernels of"))
+        # The tip sits on the labels, not the tiles, where it would cover what it explains.
+        bar.addWidget(QLabel("Kernels of", toolTip=KERNEL_TIP))
         self.layer_buttons = QButtonGroup(self)
         for name in self.conv_names:
             button = QToolButton(text=name, checkable=True, checked=name == self.layer)
             self.layer_buttons.addButton(button)
             button.clicked.connect(lambda _, name=name: self.select_layer(name))
             bar.addWidget(button)
-        self.difference_box = QCheckBox("Change since the previous epoch")
+        self.difference_box = QCheckBox("Change since the previous epoch", toolTip=CHANGE_TIP)
         self.difference_box.toggled.connect(self.set_difference)
         bar.addSpacing(12)
         bar.addWidget(self.difference_box)
@@ -88,6 +94,7 @@ class KernelGrids(QWidget):
 
     def _build_overview(self):
         self.overview_view = view = pg.GraphicsLayoutWidget()
+        view.setToolTip(OVERVIEW_TIP)
         self.overview_title = view.addLabel("", row=0, col=0, size=TITLE_SIZE)
         self.overview_box, self.overview = image_view(view, 1, 0, background=KERNEL_BACKGROUND)
         self.overview.setColorMap(pg.colormap.get(ACTIVATION_COLOUR_MAP))
@@ -201,7 +208,8 @@ class KernelGrids(QWidget):
             return weight, self._limits[self.layer]
         self.reference_epoch, before = self.history.previous(self.weights)
         change = weight - before[self.layer] if before else np.zeros_like(weight)
-        return change, float(np.abs(change).max()) or 1.0
+        # Rounded up (1, 2, 5 × 10ⁿ): the change grows all epoch long, its scale in steps.
+        return change, nice_top(np.abs(change).max())
 
     # --- drawing ----------------------------------------------------------------------
 
@@ -227,22 +235,20 @@ class KernelGrids(QWidget):
         if resized:
             self.overview_box.autoRange(padding=0.02)
         what = "change" if self.difference else "size"
-        self.overview_title.setText(
-            f"Kernel {what} ‖w‖, dark 0 to bright {top:.2g}:<br>"
-            f"output channels across (click one), inputs down", size=TITLE_SIZE)
+        self.overview_title.setText(f"Kernel {what} ‖w‖, 0 to {top:.2g}: click a column",
+                                    size=TITLE_SIZE)
 
     def _detail_caption(self, shape, limit):
         count, inputs = shape[0], shape[1]
         if inputs == 1:
-            text = f"{self.layer}: its {count} kernels, one per output channel"
+            text = f"{self.layer}: a kernel per output channel ({count})"
         else:
-            text = (f"{self.layer}, output channel {self.channel}: "
-                    f"its {inputs} kernels, one per input channel")
+            text = f"{self.layer} output {self.channel}: a kernel per input channel ({inputs})"
         if not self.difference:
             return f"{text} · ±{limit:.2f}"
         if self.reference_epoch is None:
-            return f"{text} · no earlier epoch to compare with yet"
-        return f"{text} · change since the end of epoch {self.reference_epoch}"
+            return f"{text} · no earlier epoch yet"
+        return f"{text} · change since epoch {self.reference_epoch}, ±{limit:g}"
 
     def _hover_detail(self, scene_pos):
         if self.layer not in self.weights or self.tiles.kernels is None:

@@ -177,7 +177,7 @@ def test_a_deeper_layers_chosen_channel_shows_its_kernels(grids, network):
     for tile, row, col, value in drawn_cells(grids.tiles):
         assert value == weight[5, tile, row, col]
     assert len(grids.tiles.kernels) == weight.shape[1]
-    assert "output channel 5" in grids.detail_title.text
+    assert "output 5" in grids.detail_title.text
     assert "← input 3, row 1 col 2: w = " + f"{weight[5, 3, 1, 2]:+.4f}" in (
         grids.describe_cell(3, 1, 2))
 
@@ -193,8 +193,11 @@ def test_the_change_since_the_previous_epoch(grids, network):
     show(grids, s_mid, s0)                             # during epoch 2: now - epoch 1
     change = s_mid["conv1.weight"] - s1["conv1.weight"]
     np.testing.assert_allclose(grids.tiles.kernels, change[:, 0], atol=1e-7)
-    limit = np.abs(change).max()
-    assert grids.colour_bar.levels() == pytest.approx((-limit, limit))
+    # A symmetric scale, rounded up to 1, 2 or 5 × 10ⁿ: it covers the change, snugly.
+    low, high = grids.colour_bar.levels()
+    assert low == -high and np.abs(change).max() <= high < 2.5 * np.abs(change).max()
+    assert f"{high / 10 ** np.floor(np.log10(high)):.6f}" in ("1.000000", "2.000000", "5.000000")
+    assert grids.tiles.image.getLevels() == pytest.approx((low, high))
     assert "epoch 1" in grids.detail_title.text
     show(grids, s1, s0)                                # back on epoch 1: epoch 1 - epoch 0
     grids.select_layer("conv3")
