@@ -30,6 +30,7 @@ OVERVIEW_TIP = ("One column per output channel of the layer, one row per input c
                 "large each 3×3 kernel is (its L2 norm), dark small, bright large. A bright "
                 "row in a column is an input that channel listens to. Click a column to see "
                 "its kernels.")
+HOVER_HINT = "hover a kernel for its numbers"
 OUTLINE_COLOUR = "#D55E00"      # Okabe-Ito vermillion: stands out on viridis
 TITLE_SIZE = "9pt"
 
@@ -88,7 +89,7 @@ class KernelGrids(QWidget):
         self.difference_box.toggled.connect(self.set_difference)
         bar.addSpacing(12)
         bar.addWidget(self.difference_box)
-        self.readout = muted(QLabel("hover a kernel for its numbers"))
+        self.readout = muted(QLabel(HOVER_HINT))
         bar.addWidget(self.readout, 1)
         return bar
 
@@ -178,6 +179,7 @@ class KernelGrids(QWidget):
         self.layer, self.channel = name, 0
         for button in self.layer_buttons.buttons():
             button.setChecked(button.text() == name)
+        self.readout.setText(HOVER_HINT)      # the last number read was another layer's
         self._redraw()
 
     def select_channel(self, channel):
