@@ -204,6 +204,10 @@ class MainWindow(QMainWindow):
         for slot in (page.curves.truncate, page.health.truncate, page.progress.truncate):
             c.rewound.connect(slot)
         c.kernels_changed.connect(page.kernels.show_frame)
+        # The kernels' "change since the previous epoch" keeps the epochs' weights.
+        c.session_started.connect(lambda _: page.kernels.start_session(c.snapshots[0]))
+        c.epoch_finished.connect(page.kernels.add_epoch)
+        c.rewound.connect(page.kernels.truncate)
         c.timeline_changed.connect(page.timeline.set_position)
         c.timeline_changed.connect(page.curves.set_cursor)
         c.locked_changed.connect(page.settings.set_locked)

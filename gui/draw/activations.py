@@ -1,5 +1,6 @@
 """The activation maps of every layer, one mosaic image per layer; click one to enlarge it.
 
+The layers read in network order, left to right and then down, as text does.
 Each layer is shown after its ReLU (or pooling), where the values are
 non-negative, on levels from 0 to the layer's largest value, so the
 brightest tile of a layer is the channel that fires most; a colour bar beside
@@ -15,9 +16,13 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from ..images import ACTIVATION_COLOUR_MAP, GAP_BACKGROUND, image_view, mosaic, tile_at
 from ..style import level_bar, nice_top, set_bar_levels
 
+#: The clicked channel's outline: Okabe-Ito vermillion, clear on viridis' blues and yellows.
+OUTLINE_COLOUR = "#D55E00"
+
 TIP = ("<p>Every channel of every layer for the current drawing, brighter is stronger. "
        "Click a channel to enlarge it (and to choose it for feature visualisation).</p>")
 MAX_COLUMNS = 16
+ZOOM_TITLE_WIDTH = 110      # pixels
 
 
 def unit_rows(units):
@@ -69,16 +74,16 @@ class ActivationGrids(QWidget):
         self.layers = list(layers)
         self._captions = dict(self.layers)
         self.images, self.colour_bars, self._titles, self._shapes = {}, {}, {}, {}
+        self.outlines = {}
         self.enlarged = None              # (layer, channel)
         self._outputs = None
         colour_map = pg.colormap.get(ACTIVATION_COLOUR_MAP)
         view = pg.GraphicsLayoutWidget()
         view.setToolTip(TIP)
-        # Two columns of layers, each mosaic with its colour bar to the right,
-        # and the enlarged channel in the last slot.
-        per_column = (len(self.layers) + 2) // 2
+        # Two columns of layers in network order, row by row, each mosaic with its
+        # colour bar to the right, and the enlarged channel in the last slot.
         for index, (name, caption) in enumerate(self.layers):
-            col, row = divmod(index, per_column)
+            row, col = divmod(index, 2)
             self._titles[name] = view.addLabel(caption, row=2 * row, col=2 * col, colspan=2,
                                                size="8pt")
             image = image_view(view, 2 * row + 1, 2 * col, background=GAP_BACKGROUND)[1]
@@ -86,16 +91,33 @@ class ActivationGrids(QWidget):
             image.clicked.connect(lambda x, y, name=name: self._clicked(name, x, y))
             self.images[name] = image
             self.colour_bars[name] = level_bar(view, 2 * row + 1, 2 * col + 1, colour_map)
-        row = 2 * (per_column - 1)
-        self.zoom_title = view.addLabel("click a channel to enlarge it", row=row, col=2,
-                                        colspan=2, size="8pt")
-        self.zoom_box, self.zoom = image_view(view, row + 1, 2, background=GAP_BACKGROUND)
+            self.outlines[name] = self._outline(image)
+        row, col = divmod(len(self.layers), 2)
+        self.zoom_title = view.addLabel("", row=2 * row, col=2 * col, colspan=2, size="8pt")
+        # Wrapped, so its long caption does not make its column wider than the other.
+        self.zoom_title.item.setTextWidth(ZOOM_TITLE_WIDTH)
+        self.zoom_title.setText("click a channel to enlarge it", size="8pt")
+        self.zoom_box, self.zoom = image_view(view, 2 * row + 1, 2 * col,
+                                              background=GAP_BACKGROUND)
         self.zoom.setColorMap(colour_map)
-        self.zoom_bar = level_bar(view, row + 1, 3, colour_map)
+        self.zoom_bar = level_bar(view, 2 * row + 1, 2 * col + 1, colour_map)
+        # Both columns of mosaics equally wide, whatever their titles and bars need.
+        for column in (0, 2):
+            view.ci.layout.setColumnStretchFactor(column, 1)
         self.zoom_bar.setVisible(False)         # no scale until a channel is enlarged
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(view)
+
+    @staticmethod
+    def _outline(image):
+        """A frame, hidden until a channel of ``image``'s mosaic is enlarged."""
+        outline = pg.QtWidgets.QGraphicsRectItem()
+        outline.setPen(pg.mkPen(OUTLINE_COLOUR, width=2, cosmetic=True))
+        outline.setZValue(1)
+        outline.setVisible(False)
+        image.getViewBox().addItem(outline)
+        return outline
 
     @staticmethod
     def _columns(count):
@@ -147,6 +169,7 @@ class ActivationGrids(QWidget):
             return
         name, channel = self.enlarged
         maps = self._outputs[name]
+        self._mark(name, channel, maps.shape)
         resized = self.zoom.image is None or self.zoom.image.shape != maps.shape[1:]
         # The layer's levels, so an enlarged channel is as bright as its tile.
         levels = (0, nice_top(maps.max()))
@@ -158,3 +181,13 @@ class ActivationGrids(QWidget):
                                 f"max {maps[channel].max():.2f}", size="8pt")
         if resized:
             self.zoom.getViewBox().autoRange(padding=0.01)
+
+    def _mark(self, name, channel, shape):
+        """Outline tile ``channel`` of layer ``name``'s mosaic (maps ``shape (C, H, W)``)."""
+        count, height, width = shape
+        row, col = divmod(channel, self._columns(count))
+        # Drawn in the one-pixel gap around the tile, so it covers none of the map.
+        self.outlines[name].setRect(col * (width + 1) - 0.5, row * (height + 1) - 0.5,
+                                    width + 1, height + 1)
+        for layer, outline in self.outlines.items():
+            outline.setVisible(layer == name)

@@ -75,7 +75,7 @@ class TrainPage(QWidget):
 
     def _plots(self):
         splitter = QSplitter(Qt.Orientation.Vertical, childrenCollapsible=False)
-        for widget, stretch in ((self.curves, 4), (self.kernels, 3), (self.health, 3)):
+        for widget, stretch in ((self.curves, 4), (self.kernels, 4), (self.health, 2)):
             widget.setMinimumHeight(150)
             splitter.addWidget(widget)
             splitter.setStretchFactor(splitter.count() - 1, stretch)

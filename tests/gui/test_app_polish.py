@@ -290,7 +290,7 @@ def plot_look(window):
     """What the person sees of the theme in a plot: background, axis text and title colours."""
     plot = window.train_page.curves.loss_plot
     title = plot.titleLabel.item.toHtml()
-    colour_bar = window.train_page.kernels.colour_bars["conv1"]
+    colour_bar = window.train_page.kernels.colour_bar
     return {"background": plot.getViewWidget().backgroundBrush().color().lightness(),
             "axis": plot.getAxis("left").textPen().color().lightness(),
             "bar axis": colour_bar.getAxis("right").textPen().color().lightness(),

@@ -29,12 +29,14 @@ def test_opens_with_three_places_and_the_shipped_model(window):
 
 @pytest.mark.reuse_window
 def test_kernel_grids_show_every_conv_layer_with_symmetric_levels(window):
-    for name, image in window.train_page.kernels.images.items():
+    kernels = window.train_page.kernels
+    for name in kernels.conv_names:
+        kernels.select_layer(name)
+        image = kernels.tiles.image
         assert image.image is not None, name
         low, high = image.getLevels()
         assert low == -high > -np.inf
-        bar_low, bar_high = window.train_page.kernels.colour_bars[name].levels()
-        assert (bar_low, bar_high) == pytest.approx((low, high)), name
+        assert kernels.colour_bar.levels() == pytest.approx((low, high)), name
 
 
 @pytest.mark.reuse_window
