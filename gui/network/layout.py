@@ -71,7 +71,7 @@ def _data_size(column):
         if channels == 1:
             side = 2 * TILE         # the input: one map, and the eye starts there
         scale = side / height
-        # One map pixel of gap between tiles, as in gui.draw.images.mosaic.
+        # One map pixel of gap between tiles, as in gui.images.mosaic.
         return ((columns * (width + 1) - 1) * scale, (rows * (height + 1) - 1) * scale,
                 (columns, rows), scale)
     units = column.shape[0]

@@ -11,7 +11,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QFont
 
-from ..draw.images import mosaic
+from ..images import mosaic
 from .kernel_data import cell_at, fit_grid
 
 #: A cell this many screen pixels wide shows its number ("-0.12" at 7 pt).

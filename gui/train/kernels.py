@@ -13,7 +13,7 @@ from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QHBoxLayout, QLabel, QToolButton,
                                QVBoxLayout, QWidget)
 
-from ..draw.images import ACTIVATION_COLOUR_MAP, image_view
+from ..images import ACTIVATION_COLOUR_MAP, image_view
 from ..style import (KERNEL_BACKGROUND, KERNEL_COLOUR_MAP, LAYER_COLOURS, level_bar, muted,
                      nice_top, set_bar_levels, style_plot)
 from .kernel_data import EpochWeights, kernels_from_mosaic, stack_norms

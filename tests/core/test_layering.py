@@ -18,10 +18,6 @@ TOP_LEVEL = ("cnn_core", "cli", "gui", "resources", "digit_files", "main")
 #: the longest of these its name starts with; gui's own modules are each a part.
 PARTS = ("cnn_core", "cnn_core.explain", "cli", "gui.draw", "gui.evaluate", "gui.train",
          "resources", "digit_files", "main")
-#: Module cycles known and being removed elsewhere.  cnn_core.parallel <->
-#: cnn_core.processes goes with the rewrite of the worker pool (issue 16); remove
-#: this exception once that is merged.
-KNOWN_CYCLES = [{"cnn_core.parallel", "cnn_core.processes"}]
 #: The app's places: each may use gui's shared modules, never another place.
 PLACES = ("gui.draw", "gui.evaluate", "gui.train")
 
@@ -120,8 +116,7 @@ def test_cycle_finder_finds_a_cycle_and_only_a_cycle():
 
 
 def test_no_two_modules_import_each_other_round_a_cycle():
-    found = [c for c in cycles(import_graph()) if c not in KNOWN_CYCLES]
-    assert [" <-> ".join(sorted(c)) for c in found] == []
+    assert [" <-> ".join(sorted(c)) for c in cycles(import_graph())] == []
 
 
 def test_no_two_parts_import_each_other_round_a_cycle():

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from cnn_core.kernels import kernel_mosaic
 from cnn_core.network import Network
-from gui.draw.images import mosaic
+from gui.images import mosaic
 from gui.records import kernel_frame
 from gui.train.kernel_data import (EpochWeights, cell_at, fit_grid, kernels_from_mosaic,
                                    stack_norms)
