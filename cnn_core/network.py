@@ -10,6 +10,9 @@ A pass is a value: :meth:`Network.forward` returns a :class:`ForwardPass` and
 and their parameters, and scratch memory it lends to one caller at a time
 (:class:`~cnn_core.layers.WorkspacePool`), so any number of passes can run on
 it at once.
+
+How this fits the whole (threads, the path of a batch and of a pen stroke):
+docs/architecture.md.
 """
 from dataclasses import dataclass
 

@@ -12,6 +12,9 @@ and for as long as a pause lasts).  A change asked for while the loop is busy
 waits in a small lock-protected queue, and the loop applies it before its next
 batch; otherwise it is applied at once, under the same lock.  So the settings
 object the trainer reads is never written by another thread.
+
+How this fits the whole (threads, the path of a batch and of a pen stroke):
+docs/architecture.md.
 """
 import dataclasses
 import threading

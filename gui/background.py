@@ -1,8 +1,8 @@
 """Costly work off the GUI thread, where the latest request wins.
 
 A :class:`BackgroundRunner` owns one QThread and one worker QObject (no
-parent, moved to the thread), as DESIGN.md asks.  Work is submitted by kind
-("map", "features", ...): a new request of a kind replaces the one still
+parent, moved to the thread; see docs/architecture.md, "Threads and
+processes").  Work is submitted by kind ("map", "features", ...): a new request of a kind replaces the one still
 waiting, so a person who draws fast never builds a backlog; at most one job
 runs and one waits per kind.  Jobs are plain callables that own their data
 (frozen copies), so nothing is shared with the GUI thread but the queue.

@@ -7,6 +7,9 @@ and keeps only what is the GUI's own: the run state, the timeline's position
 and the last records it forwarded.  Panels never call it or the worker: the
 main window connects the buttons to its methods and its signals to the
 panels' slots.
+
+How this fits the whole (threads, the path of a batch and of a pen stroke):
+docs/architecture.md.
 """
 import logging
 import time

@@ -8,6 +8,9 @@ from any thread.  The worker reports by time, not per batch: scalars at most
 ten times a second, kernel pictures twice a second and an immutable
 :class:`~cnn_core.model_record.ModelRecord` once a second, so a fast run cannot
 flood the GUI.
+
+How this fits the whole (threads, the path of a batch and of a pen stroke):
+docs/architecture.md.
 """
 import logging
 import os

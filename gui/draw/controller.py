@@ -11,6 +11,9 @@ backlog.  Everything else (the chosen method's map and its deletion AUC,
 the strip's AUCs, feature visualisation) goes to a :class:`BackgroundRunner`
 where the latest request of each kind wins; costly methods are only asked
 for when the pen lifts.
+
+How this fits the whole (threads, the path of a batch and of a pen stroke):
+docs/architecture.md.
 """
 import functools
 import logging
