@@ -449,8 +449,10 @@ class MainWindow(QMainWindow):
             save_window(self, self.settings)
             self.hide()  # feels instant even while the last batch finishes
             self.downloader.shutdown()
-            self.draw_place.shutdown()
+            # Evaluate first: it cancels its job at once, while the Draw place may
+            # still wait for a background job (the unsure flag's fit takes a second).
             self.evaluate_place.shutdown()
+            self.draw_place.shutdown()
             seconds = self.controller.shutdown()
             log.info("training thread ended %.2f s after close", seconds)
             if not self._shared_session:

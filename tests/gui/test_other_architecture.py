@@ -76,8 +76,13 @@ def test_every_panel_shows_a_model_of_another_architecture(small_window, qtbot):
     wait_idle(qtbot, window)
     assert batch_points(window) > 0 and epoch_points(window) == 1
     kernels = window.train_page.kernels
-    assert list(kernels.images) == ["edges", "strokes"]
-    assert all(kernels.images[name].image is not None for name in ("edges", "strokes"))
+    assert kernels.conv_names == ["edges", "strokes"]
+    assert [button.text() for button in kernels.layer_buttons.buttons()] == ["edges", "strokes"]
+    weights = window.controller.current_model().weights
+    for name in ("edges", "strokes"):
+        assert kernels.weights[name].shape == weights[f"{name}.weight"].shape
+        kernels.select_layer(name)
+        assert kernels.tiles.image.image is not None
     qtbot.waitUntil(lambda: len(place.learning.frames) == 2, timeout=WAIT_MS)
     # Evaluate: the embedding is of the hidden layer, where the drawing is placed too.
     evaluate = open_evaluate_place(window, qtbot)
