@@ -16,6 +16,7 @@ from cnn_core.data import load_sample
 from cnn_core.explain import (CAM_METHODS, Explainer, integrated_gradients, perturbation_curves,
                               saliency)
 from cnn_core.model_files import load_model
+from tests.core.test_explain_cli import digit_png  # noqa: F401 (fixture)
 from tests.core.test_faults_cli import cli, data_dir, error_line  # noqa: F401 (fixtures)
 
 KEYS = {"digit", "probabilities", "method", "layer", "target", "contrast", "input", "map",
@@ -25,15 +26,6 @@ KEYS = {"digit", "probabilities", "method", "layer", "target", "contrast", "inpu
 @pytest.fixture(scope="module")
 def shipped():
     return load_model(paths.SHIPPED_MODEL)[0]
-
-
-@pytest.fixture(scope="module")
-def digit_png(tmp_path_factory):
-    """A validation digit saved as a PNG, and its label."""
-    split = load_sample()[1]
-    path = tmp_path_factory.mktemp("images") / "digit.png"
-    Image.fromarray(split.images[3]).save(path)
-    return path, int(split.labels[3])
 
 
 def explain_json(cli, *args):
