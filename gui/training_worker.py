@@ -38,6 +38,15 @@ def training_threads():
     return max(1, min(default_workers(), (os.cpu_count() or 1) - 1))
 
 
+def schedule_factor(trainer, step):
+    """What the schedule multiplies the set learning rate by at ``step`` (from 0).
+
+    Dividing a batch's rate by it gives back the rate set in the form, so a person's
+    change shows apart from the schedule's own steady change.
+    """
+    return trainer.learning_rate(step) / trainer.config.lr
+
+
 class TrainingWorker(QObject):
     """Runs the session's training loop; lives in the training thread.
 
@@ -166,6 +175,7 @@ class TrainingWorker(QObject):
             loss=frozen_array([r.loss for r in records]),
             accuracy=frozen_array([r.accuracy for r in records]),
             lr=frozen_array([r.lr for r in records]),
+            peak_lr=frozen_array([r.lr / schedule_factor(trainer, r.step - 1) for r in records]),
             momentum=frozen_array([r.momentum for r in records]),
             grad_norms={name: frozen_array([r.grad_norms[name] for r in records])
                         for name in last.grad_norms},
