@@ -101,6 +101,28 @@ def kernel_frame(state, initial, conv_names):
 
 
 @dataclass(frozen=True)
+class Divergence:
+    """Where a run diverged: the batch that blew up is in no chunk, its weights are gone.
+
+    Attributes
+    ----------
+    position : float
+        Where that batch would have ended on the epoch axis.
+    lr : float
+        The learning rate it was trained with (the schedule's, at that step).
+    peak_lr : float
+        The learning rate as set in the form then.
+    restored_epoch : int
+        The epoch whose weights the run went back to.
+    """
+
+    position: float
+    lr: float
+    peak_lr: float
+    restored_epoch: int
+
+
+@dataclass(frozen=True)
 class RunEnded:
     """How a call to ``Trainer.run`` ended: ``finished``, ``stopped``, ``diverged``,
     ``invalid`` or ``failed``."""

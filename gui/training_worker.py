@@ -23,7 +23,8 @@ from PySide6.QtCore import QObject, Signal, Slot
 from cnn_core.errors import UserError
 from cnn_core.parallel import default_workers
 
-from .records import BatchChunk, EpochSummary, RunEnded, frozen_array, kernel_frame
+from .records import (BatchChunk, Divergence, EpochSummary, RunEnded, frozen_array,
+                      kernel_frame)
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class TrainingWorker(QObject):
     kernels_changed = Signal(object)       # KernelFrame
     model_changed = Signal(object)         # ModelRecord of the live model
     waiting = Signal()                     # the loop sleeps on a pause
+    diverged = Signal(object)              # Divergence, just before its ``rewound``
     rewound = Signal(int)                  # a divergence took the run back to this epoch
     run_ended = Signal(object)             # RunEnded
 
@@ -86,12 +88,15 @@ class TrainingWorker(QObject):
         """Train with ``config`` until it ends or ``control`` stops it; emit ``run_ended``."""
         self._reset_clocks()
         session = self.session
+        # The step of the latest batch trained: a divergence happens at the next one.
+        self._last_step = session.batch_history[-1].step if session.batch_history else 0
         try:
             result = session.run(config, control, self._on_batch, self._on_epoch,
                                  before_wait=self._before_wait)
             ended = RunEnded(result.status, result.message, result.epochs_done)
             if result.status == "diverged":     # the session went back to its last epoch
                 self._flush_batches()
+                self.diverged.emit(self._divergence())
                 self.rewound.emit(session.epoch)
         except UserError as exc:
             ended = RunEnded("invalid", str(exc), session.epoch)
@@ -106,7 +111,14 @@ class TrainingWorker(QObject):
 
     # --- reports from the loop ----------------------------------------------------------
 
+    def _divergence(self):
+        trainer = self.session.trainer
+        lr = trainer.diverged_lr
+        return Divergence((self._last_step + 1) / trainer.batches_per_epoch, lr,
+                          lr / schedule_factor(trainer, self._last_step), self.session.epoch)
+
     def _on_batch(self, record):
+        self._last_step = record.step
         now = time.perf_counter()
         self._time_batch(record)
         self._last_batch_end = now

@@ -8,6 +8,11 @@ A change of learning rate or momentum made mid-run is marked on both plots where
 it took effect, with its new value; it is read from the batches themselves (the
 rate each was trained with), so the marks say what the engine did, not what a
 form once held.
+
+A divergence stays on the curves: the batches the run abandoned when it went back
+to its last epoch are kept in red, and the batch that blew up is a spike to the
+top of the loss axis (clipped there: its loss is infinite or huge) with a marker
+and the learning rate that caused it.
 """
 import numpy as np
 import pyqtgraph as pg
@@ -19,6 +24,7 @@ from ..style import (CURSOR_COLOUR, RAW_COLOUR, TRAIN_COLOUR, VALIDATION_COLOUR,
 
 SMOOTHING = 0.9   # weight of the past in the moving average of the batch curves
 CHANGE_COLOUR = "#D55E00"   # vermilion: a setting a person changed (Okabe-Ito)
+DIVERGED_COLOUR = "#CC0000"  # the abandoned batches and the blow-up
 #: Relative difference under which two rates are the same: dividing the scheduled
 #: rate by the schedule's factor gives the set rate back only up to rounding.
 SAME_RATE = 1e-6
@@ -27,7 +33,8 @@ LEGEND = legend_html([("━", "rgba(0,114,178,0.35)", "each batch"),
                       ("●", TRAIN_COLOUR, "epoch, training set"),
                       ("■", VALIDATION_COLOUR, "epoch, validation set"),
                       ("┆", "#888888", "end of an epoch"),
-                      ("│", CHANGE_COLOUR, "learning rate or momentum changed")])
+                      ("│", CHANGE_COLOUR, "learning rate or momentum changed"),
+                      ("▲", DIVERGED_COLOUR, "diverged (batches abandoned)")])
 
 
 def smooth(values, beta=SMOOTHING, state=(0.0, 0)):
@@ -157,6 +164,7 @@ class TrainingCurves(QWidget):
         self._raw = {"loss": np.zeros(0), "accuracy": np.zeros(0)}
         self._settings = np.zeros((0, 3))   # (position, peak_lr, momentum) per batch
         self.changes = []                   # (x, label, [line per plot]) per change
+        self.divergences = []               # (Divergence, {name: item}) per blow-up
         self._fit(1)
 
     @staticmethod
@@ -189,6 +197,11 @@ class TrainingCurves(QWidget):
         self._raw = {"loss": np.zeros(0), "accuracy": np.zeros(0)}
         self._settings = np.zeros((0, 3))
         self._drop_changes_after(-1.0)
+        for _, items in self.divergences:
+            for name, item in items.items():
+                (self.accuracy_plot if name.startswith("accuracy") else
+                 self.loss_plot).removeItem(item)
+        self.divergences = []
         self._set_boundaries(0)
         self.set_cursor(0, 0)
         self._ranges = {}
@@ -233,6 +246,42 @@ class TrainingCurves(QWidget):
         self._drop_changes_after(epoch)
         self._set_boundaries(epoch)
 
+    @Slot(object)
+    def show_divergence(self, divergence):
+        """Keep a :class:`gui.records.Divergence` in sight; call before the run's ``truncate``.
+
+        The batches after ``divergence.restored_epoch`` become a red curve ending in a
+        spike clipped at the loss axis's top, marked and labelled with the rate.
+        """
+        lost = self.series["loss"]["batch"].x > divergence.restored_epoch + 1e-9
+        x = np.append(self.series["loss"]["batch"].x[lost], divergence.position)
+        red = pg.mkPen(DIVERGED_COLOUR, width=1.5)
+        items = {
+            "loss": self.loss_plot.plot(x, np.append(self._raw["loss"][lost], 1.0), pen=red),
+            "loss_marker": self.loss_plot.plot([divergence.position], [1.0], pen=None,
+                                               symbol="t1", symbolSize=12,
+                                               symbolBrush=DIVERGED_COLOUR, symbolPen=None),
+            "label": pg.TextItem(f"diverged, lr {divergence.peak_lr:.3g}",
+                                 color=DIVERGED_COLOUR, anchor=(1.05, 0)),
+            "accuracy": self.accuracy_plot.plot(x[:-1], self._raw["accuracy"][lost], pen=red),
+            "accuracy_line": pg.InfiniteLine(divergence.position, angle=90,
+                                             pen=pg.mkPen(DIVERGED_COLOUR, width=1.5,
+                                                          style=Qt.PenStyle.DashLine)),
+        }
+        self.loss_plot.addItem(items["label"], ignoreBounds=True)
+        self.accuracy_plot.addItem(items["accuracy_line"], ignoreBounds=True)
+        self.divergences.append((divergence, items))
+        self._clip_spikes()
+
+    def _clip_spikes(self):
+        """Put every divergence's spike and marker at the loss axis's top."""
+        top = self._ranges["loss"][1]
+        for divergence, items in self.divergences:
+            x, y = items["loss"].getOriginalDataset()
+            items["loss"].setData(x, np.append(y[:-1], 10.0 ** top))
+            items["loss_marker"].setData([divergence.position], [10.0 ** top])
+            items["label"].setPos(divergence.position, top)
+
     @Slot(int, int)
     def set_cursor(self, viewed, latest):
         """Mark the timeline's epoch, unless it is the live end."""
@@ -257,6 +306,7 @@ class TrainingCurves(QWidget):
                 plot.setXRange(*ranges["x"], padding=0.02)
             self.loss_plot.setYRange(*ranges["loss"], padding=0.02)
             set_decade_ticks(self.loss_plot.getAxis("left"), *ranges["loss"])
+            self._clip_spikes()
             self.accuracy_plot.setYRange(*ranges["accuracy"], padding=0.02)
 
     def _add_change(self, x, label):
