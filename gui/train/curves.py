@@ -165,6 +165,7 @@ class TrainingCurves(QWidget):
         self._settings = np.zeros((0, 3))   # (position, peak_lr, momentum) per batch
         self.changes = []                   # (x, label, [line per plot]) per change
         self.divergences = []               # (Divergence, {name: item}) per blow-up
+        self._marks_drawn = 0
         self._fit(1)
 
     @staticmethod
@@ -202,6 +203,7 @@ class TrainingCurves(QWidget):
                 (self.accuracy_plot if name.startswith("accuracy") else
                  self.loss_plot).removeItem(item)
         self.divergences = []
+        self._marks_drawn = 0
         self._set_boundaries(0)
         self.set_cursor(0, 0)
         self._ranges = {}
@@ -251,7 +253,8 @@ class TrainingCurves(QWidget):
         """Keep a :class:`gui.records.Divergence` in sight; call before the run's ``truncate``.
 
         The batches after ``divergence.restored_epoch`` become a red curve ending in a
-        spike clipped at the loss axis's top, marked and labelled with the rate.
+        spike clipped at the loss axis's top, marked and labelled with the rate; the
+        setting changes among them stay (often the change that caused it).
         """
         lost = self.series["loss"]["batch"].x > divergence.restored_epoch + 1e-9
         x = np.append(self.series["loss"]["batch"].x[lost], divergence.position)
@@ -268,6 +271,10 @@ class TrainingCurves(QWidget):
                                              pen=pg.mkPen(DIVERGED_COLOUR, width=1.5,
                                                           style=Qt.PenStyle.DashLine)),
         }
+        while self.changes and self.changes[-1][0] >= divergence.restored_epoch - 1e-9:
+            x_change, _, (loss_line, accuracy_line) = self.changes.pop()
+            items[f"change {x_change}"] = loss_line
+            items[f"accuracy change {x_change}"] = accuracy_line
         self.loss_plot.addItem(items["label"], ignoreBounds=True)
         self.accuracy_plot.addItem(items["accuracy_line"], ignoreBounds=True)
         self.divergences.append((divergence, items))
@@ -312,10 +319,13 @@ class TrainingCurves(QWidget):
     def _add_change(self, x, label):
         """Draw a labelled vertical line at ``x`` on both plots."""
         pen = pg.mkPen(CHANGE_COLOUR, width=1.5)
+        # Labels of nearby changes would overwrite each other: three heights in turn.
+        height = 0.9 - 0.15 * (self._marks_drawn % 3)
+        self._marks_drawn += 1
         lines = []
         for plot in (self.loss_plot, self.accuracy_plot):
             line = pg.InfiniteLine(x, angle=90, pen=pen, label=label,
-                                   labelOpts={"position": 0.92, "color": CHANGE_COLOUR,
+                                   labelOpts={"position": height, "color": CHANGE_COLOUR,
                                               "anchors": [(0, 0), (0, 0)]})
             line.setZValue(5)
             plot.addItem(line, ignoreBounds=True)

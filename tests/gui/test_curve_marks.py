@@ -184,3 +184,15 @@ def test_a_divergence_in_the_app_keeps_its_spike_and_points_at_the_rate(window, 
     field = window.train_page.settings.fields["lr"]
     assert "diverged at learning rate 100" in field.toolTip()
     assert field.property("tone") == "error"
+
+
+def test_the_change_that_led_to_a_divergence_stays_marked(curves):
+    curves.add_batches(chunk(0, [0.1] * 5 + [3.0], [0.9] * 6))
+    diverge(curves, 7 / BPE, 3.0, restored_epoch=1)
+    assert marks(curves) == []        # not the run's any more: it went back to x = 1
+    (_, items), = curves.divergences
+    assert items["change 1.25"].value() == pytest.approx(1.25)
+    assert items["change 1.25"] in curves.loss_plot.items
+    assert items["accuracy change 1.25"] in curves.accuracy_plot.items
+    curves.clear()
+    assert items["change 1.25"] not in curves.loss_plot.items
