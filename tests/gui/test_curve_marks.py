@@ -184,6 +184,10 @@ def test_a_divergence_in_the_app_keeps_its_spike_and_points_at_the_rate(window, 
     field = window.train_page.settings.fields["lr"]
     assert "diverged at learning rate 100" in field.toolTip()
     assert field.property("tone") == "error"
+    # Reset: new weights, a new story; the field is plain and the curves are empty.
+    press(window, "reset")
+    assert curves.divergences == [] and field.property("tone") is None
+    assert "diverged" not in field.toolTip()
 
 
 def test_the_change_that_led_to_a_divergence_stays_marked(curves):
