@@ -33,8 +33,8 @@ LEGEND = legend_html([("━", "rgba(0,114,178,0.35)", "each batch"),
                       ("●", TRAIN_COLOUR, "epoch, training set"),
                       ("■", VALIDATION_COLOUR, "epoch, validation set"),
                       ("┆", "#888888", "end of an epoch"),
-                      ("│", CHANGE_COLOUR, "learning rate or momentum changed"),
-                      ("▲", DIVERGED_COLOUR, "diverged (batches abandoned)")])
+                      ("│", CHANGE_COLOUR, "setting changed"),
+                      ("▲", DIVERGED_COLOUR, "diverged")])
 
 
 def smooth(values, beta=SMOOTHING, state=(0.0, 0)):
@@ -136,7 +136,8 @@ class TrainingCurves(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         view = pg.GraphicsLayoutWidget()
-        legend = QLabel(LEGEND, alignment=Qt.AlignmentFlag.AlignCenter)
+        # Wrapped: one line of seven entries would set the window's minimum width.
+        legend = QLabel(LEGEND, alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -320,7 +321,7 @@ class TrainingCurves(QWidget):
         """Draw a labelled vertical line at ``x`` on both plots."""
         pen = pg.mkPen(CHANGE_COLOUR, width=1.5)
         # Labels of nearby changes would overwrite each other: three heights in turn.
-        height = 0.9 - 0.15 * (self._marks_drawn % 3)
+        height = 0.8 - 0.15 * (self._marks_drawn % 3)   # the top is the divergence label's
         self._marks_drawn += 1
         lines = []
         for plot in (self.loss_plot, self.accuracy_plot):
