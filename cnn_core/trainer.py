@@ -256,7 +256,7 @@ class Trainer:
         images, labels = self._next_batch()
         lr = self.learning_rate()
         loss, logits = self._parallel.train_step(images, labels)
-        self._diverged_lr = lr
+        self.diverged_lr = lr   # read after a divergence: the rate that caused it
         if not (math.isfinite(loss) and loss < EXPLODED_LOSS):
             self._roll_back("the loss became NaN" if math.isnan(loss) else
                             "the loss became infinite" if math.isinf(loss) else
@@ -294,7 +294,7 @@ class Trainer:
         """
         restored = f"the end of epoch {self.epoch}" if self.epoch else "the start of the run"
         self._divergence = (f"diverged at epoch {self.epoch + 1} batch {self.batch + 1}: "
-                            f"{reason}; learning rate {self._diverged_lr:g} is too high. "
+                            f"{reason}; learning rate {self.diverged_lr:g} is too high. "
                             f"The weights from {restored} were put back.")
         self.rewind_to(self.epoch)
 

@@ -45,6 +45,7 @@ class TrainingController(QObject):
     model_changed(ModelRecord) : the model on show (immutable: keep it, share it);
         throttled to about once a second while training.
     timeline_changed(int, int) : ``(viewed epoch, latest epoch)``; viewed == latest is live.
+    diverged(Divergence) : the run blew up here (sent just before its ``rewound``).
     rewound(int) : history after this epoch is gone.
     locked_changed(bool) : whether the data-defining settings are frozen (the run has begun).
     """
@@ -57,6 +58,7 @@ class TrainingController(QObject):
     kernels_changed = Signal(object)
     model_changed = Signal(object)
     timeline_changed = Signal(int, int)
+    diverged = Signal(object)
     rewound = Signal(int)
     locked_changed = Signal(bool)
 
@@ -88,6 +90,7 @@ class TrainingController(QObject):
         worker.kernels_changed.connect(self._on_kernels)
         worker.model_changed.connect(self._on_model)
         worker.waiting.connect(self._on_waiting)
+        worker.diverged.connect(self.diverged)
         worker.rewound.connect(self._on_rewound)
         worker.run_ended.connect(self._on_run_ended)
         self._thread.finished.connect(worker.deleteLater)

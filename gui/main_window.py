@@ -203,6 +203,9 @@ class MainWindow(QMainWindow):
             c.epoch_finished.connect(slot)
         for slot in (page.curves.truncate, page.health.truncate, page.progress.truncate):
             c.rewound.connect(slot)
+        c.diverged.connect(page.curves.show_divergence)
+        c.diverged.connect(page.settings.show_divergence)
+        c.session_started.connect(page.settings.forget_divergence)
         c.kernels_changed.connect(page.kernels.show_frame)
         # The kernels' "change since the previous epoch" keeps the epochs' weights.
         c.session_started.connect(lambda _: page.kernels.start_session(c.snapshots[0]))

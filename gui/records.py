@@ -28,6 +28,9 @@ class BatchChunk:
         Where each batch ends on the epoch axis: ``epoch - 1 + batch / batches_per_epoch``.
     step, loss, accuracy, lr, momentum : ndarray (k,)
         ``lr`` and ``momentum`` are those each batch was trained with.
+    peak_lr : ndarray (k,)
+        The learning rate as set in the form (the schedule's peak) at each batch: it
+        changes only when a person changes it, where ``lr`` follows the schedule.
     grad_norms : dict of str to ndarray (k,)
         Per parametrised layer, the gradient norm of each batch.
     dead_relu : dict of str to float
@@ -47,6 +50,7 @@ class BatchChunk:
     loss: np.ndarray
     accuracy: np.ndarray
     lr: np.ndarray
+    peak_lr: np.ndarray
     momentum: np.ndarray
     grad_norms: dict
     dead_relu: dict
@@ -94,6 +98,28 @@ def kernel_frame(state, initial, conv_names):
         mosaic.setflags(write=False)
         mosaics[name] = (mosaic, limit)
     return KernelFrame(mosaics, weight_drift(state, initial))
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Where a run diverged: the batch that blew up is in no chunk, its weights are gone.
+
+    Attributes
+    ----------
+    position : float
+        Where that batch would have ended on the epoch axis.
+    lr : float
+        The learning rate it was trained with (the schedule's, at that step).
+    peak_lr : float
+        The learning rate as set in the form then.
+    restored_epoch : int
+        The epoch whose weights the run went back to.
+    """
+
+    position: float
+    lr: float
+    peak_lr: float
+    restored_epoch: int
 
 
 @dataclass(frozen=True)

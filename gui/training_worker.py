@@ -23,7 +23,8 @@ from PySide6.QtCore import QObject, Signal, Slot
 from cnn_core.errors import UserError
 from cnn_core.parallel import default_workers
 
-from .records import BatchChunk, EpochSummary, RunEnded, frozen_array, kernel_frame
+from .records import (BatchChunk, Divergence, EpochSummary, RunEnded, frozen_array,
+                      kernel_frame)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,15 @@ SPEED_WINDOW = 2.0      # seconds of training time the speed is averaged over
 def training_threads():
     """Threads to split each batch over: every core but one, which the GUI keeps."""
     return max(1, min(default_workers(), (os.cpu_count() or 1) - 1))
+
+
+def schedule_factor(trainer, step):
+    """What the schedule multiplies the set learning rate by at ``step`` (from 0).
+
+    Dividing a batch's rate by it gives back the rate set in the form, so a person's
+    change shows apart from the schedule's own steady change.
+    """
+    return trainer.learning_rate(step) / trainer.config.lr
 
 
 class TrainingWorker(QObject):
@@ -53,6 +63,7 @@ class TrainingWorker(QObject):
     kernels_changed = Signal(object)       # KernelFrame
     model_changed = Signal(object)         # ModelRecord of the live model
     waiting = Signal()                     # the loop sleeps on a pause
+    diverged = Signal(object)              # Divergence, just before its ``rewound``
     rewound = Signal(int)                  # a divergence took the run back to this epoch
     run_ended = Signal(object)             # RunEnded
 
@@ -77,12 +88,15 @@ class TrainingWorker(QObject):
         """Train with ``config`` until it ends or ``control`` stops it; emit ``run_ended``."""
         self._reset_clocks()
         session = self.session
+        # The step of the latest batch trained: a divergence happens at the next one.
+        self._last_step = session.batch_history[-1].step if session.batch_history else 0
         try:
             result = session.run(config, control, self._on_batch, self._on_epoch,
                                  before_wait=self._before_wait)
             ended = RunEnded(result.status, result.message, result.epochs_done)
             if result.status == "diverged":     # the session went back to its last epoch
                 self._flush_batches()
+                self.diverged.emit(self._divergence())
                 self.rewound.emit(session.epoch)
         except UserError as exc:
             ended = RunEnded("invalid", str(exc), session.epoch)
@@ -97,7 +111,14 @@ class TrainingWorker(QObject):
 
     # --- reports from the loop ----------------------------------------------------------
 
+    def _divergence(self):
+        trainer = self.session.trainer
+        lr = trainer.diverged_lr
+        return Divergence((self._last_step + 1) / trainer.batches_per_epoch, lr,
+                          lr / schedule_factor(trainer, self._last_step), self.session.epoch)
+
     def _on_batch(self, record):
+        self._last_step = record.step
         now = time.perf_counter()
         self._time_batch(record)
         self._last_batch_end = now
@@ -166,6 +187,7 @@ class TrainingWorker(QObject):
             loss=frozen_array([r.loss for r in records]),
             accuracy=frozen_array([r.accuracy for r in records]),
             lr=frozen_array([r.lr for r in records]),
+            peak_lr=frozen_array([r.lr / schedule_factor(trainer, r.step - 1) for r in records]),
             momentum=frozen_array([r.momentum for r in records]),
             grad_norms={name: frozen_array([r.grad_norms[name] for r in records])
                         for name in last.grad_norms},

@@ -3,6 +3,16 @@
 Both plots share one x axis in epochs: a batch sits at ``epoch - 1 + batch /
 batches_per_epoch`` and an epoch's summary at its end, so the per-batch and
 per-epoch curves line up and the epoch boundaries are whole numbers.
+
+A change of learning rate or momentum made mid-run is marked on both plots where
+it took effect, with its new value; it is read from the batches themselves (the
+rate each was trained with), so the marks say what the engine did, not what a
+form once held.
+
+A divergence stays on the curves: the batches the run abandoned when it went back
+to its last epoch are kept in red, and the batch that blew up is a spike to the
+top of the loss axis (clipped there: its loss is infinite or huge) with a marker
+and the learning rate that caused it.
 """
 import numpy as np
 import pyqtgraph as pg
@@ -13,11 +23,18 @@ from ..style import (CURSOR_COLOUR, RAW_COLOUR, TRAIN_COLOUR, VALIDATION_COLOUR,
                      legend_html, set_decade_ticks, style_plot)
 
 SMOOTHING = 0.9   # weight of the past in the moving average of the batch curves
+CHANGE_COLOUR = "#D55E00"   # vermilion: a setting a person changed (Okabe-Ito)
+DIVERGED_COLOUR = "#CC0000"  # the abandoned batches and the blow-up
+#: Relative difference under which two rates are the same: dividing the scheduled
+#: rate by the schedule's factor gives the set rate back only up to rounding.
+SAME_RATE = 1e-6
 LEGEND = legend_html([("━", "rgba(0,114,178,0.35)", "each batch"),
                       ("━", TRAIN_COLOUR, "batches, smoothed"),
                       ("●", TRAIN_COLOUR, "epoch, training set"),
                       ("■", VALIDATION_COLOUR, "epoch, validation set"),
-                      ("┆", "#888888", "end of an epoch")])
+                      ("┆", "#888888", "end of an epoch"),
+                      ("│", CHANGE_COLOUR, "setting changed"),
+                      ("▲", DIVERGED_COLOUR, "diverged")])
 
 
 def smooth(values, beta=SMOOTHING, state=(0.0, 0)):
@@ -42,6 +59,39 @@ def smooth(values, beta=SMOOTHING, state=(0.0, 0)):
         count += 1
         out[i] = average / (1 - beta ** count)
     return out, (average, count)
+
+
+def setting_changes(position, peak_lr, momentum, previous=None):
+    """Where the learning rate (as set) or the momentum changed between batches.
+
+    Parameters
+    ----------
+    position, peak_lr, momentum : ndarray (k,)
+        Each batch's end on the epoch axis, the rate set and the momentum it used.
+    previous : (float, float, float) or None
+        ``(position, peak_lr, momentum)`` of the batch before these (None: the first).
+
+    Returns
+    -------
+    changes : list of (float, str)
+        Where each change took effect (the end of the batch before it) and its label,
+        such as ``"lr 0.2"`` or ``"lr 0.2, momentum 0.5"``.
+    last : (float, float, float) or None
+        ``previous`` for the next batches.
+    """
+    changes = []
+    for x, lr, mu in zip(position, peak_lr, momentum):
+        if previous is not None:
+            before_x, before_lr, before_mu = previous
+            parts = []
+            if abs(lr - before_lr) > SAME_RATE * max(abs(lr), abs(before_lr)):
+                parts.append(f"lr {lr:.3g}")
+            if abs(mu - before_mu) > SAME_RATE:
+                parts.append(f"momentum {mu:.3g}")
+            if parts:
+                changes.append((float(before_x), ", ".join(parts)))
+        previous = (float(x), float(lr), float(mu))
+    return changes, previous
 
 
 class _Series:
@@ -86,7 +136,8 @@ class TrainingCurves(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         view = pg.GraphicsLayoutWidget()
-        legend = QLabel(LEGEND, alignment=Qt.AlignmentFlag.AlignCenter)
+        # Wrapped: one line of seven entries would set the window's minimum width.
+        legend = QLabel(LEGEND, alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -112,6 +163,10 @@ class TrainingCurves(QWidget):
             cursor.setVisible(False)
             plot.addItem(cursor, ignoreBounds=True)
         self._raw = {"loss": np.zeros(0), "accuracy": np.zeros(0)}
+        self._settings = np.zeros((0, 3))   # (position, peak_lr, momentum) per batch
+        self.changes = []                   # (x, label, [line per plot]) per change
+        self.divergences = []               # (Divergence, {name: item}) per blow-up
+        self._marks_drawn = 0
         self._fit(1)
 
     @staticmethod
@@ -142,6 +197,14 @@ class TrainingCurves(QWidget):
             for line in series.values():
                 line.clear()
         self._raw = {"loss": np.zeros(0), "accuracy": np.zeros(0)}
+        self._settings = np.zeros((0, 3))
+        self._drop_changes_after(-1.0)
+        for _, items in self.divergences:
+            for name, item in items.items():
+                (self.accuracy_plot if name.startswith("accuracy") else
+                 self.loss_plot).removeItem(item)
+        self.divergences = []
+        self._marks_drawn = 0
         self._set_boundaries(0)
         self.set_cursor(0, 0)
         self._ranges = {}
@@ -154,6 +217,12 @@ class TrainingCurves(QWidget):
             self._raw[key] = np.concatenate([self._raw[key], values])
             self.series[key]["batch"].extend(chunk.position, values)
             self.series[key]["smoothed"].extend(chunk.position, values)
+        previous = tuple(self._settings[-1]) if len(self._settings) else None
+        changes, _ = setting_changes(chunk.position, chunk.peak_lr, chunk.momentum, previous)
+        for x, label in changes:
+            self._add_change(x, label)
+        self._settings = np.concatenate(
+            [self._settings, np.column_stack([chunk.position, chunk.peak_lr, chunk.momentum])])
         self._fit(chunk.total_epochs)
 
     @Slot(object)
@@ -176,7 +245,50 @@ class TrainingCurves(QWidget):
             self._raw[key] = self._raw[key][keep]
             for line in lines.values():
                 line.truncate(epoch, raw_y=self._raw[key])
+        self._settings = self._settings[self._settings[:, 0] <= epoch + 1e-9]
+        self._drop_changes_after(epoch)
         self._set_boundaries(epoch)
+
+    @Slot(object)
+    def show_divergence(self, divergence):
+        """Keep a :class:`gui.records.Divergence` in sight; call before the run's ``truncate``.
+
+        The batches after ``divergence.restored_epoch`` become a red curve ending in a
+        spike clipped at the loss axis's top, marked and labelled with the rate; the
+        setting changes among them stay (often the change that caused it).
+        """
+        lost = self.series["loss"]["batch"].x > divergence.restored_epoch + 1e-9
+        x = np.append(self.series["loss"]["batch"].x[lost], divergence.position)
+        red = pg.mkPen(DIVERGED_COLOUR, width=1.5)
+        items = {
+            "loss": self.loss_plot.plot(x, np.append(self._raw["loss"][lost], 1.0), pen=red),
+            "loss_marker": self.loss_plot.plot([divergence.position], [1.0], pen=None,
+                                               symbol="t1", symbolSize=12,
+                                               symbolBrush=DIVERGED_COLOUR, symbolPen=None),
+            "label": pg.TextItem(f"diverged, lr {divergence.peak_lr:.3g}",
+                                 color=DIVERGED_COLOUR, anchor=(1.05, 0)),
+            "accuracy": self.accuracy_plot.plot(x[:-1], self._raw["accuracy"][lost], pen=red),
+            "accuracy_line": pg.InfiniteLine(divergence.position, angle=90,
+                                             pen=pg.mkPen(DIVERGED_COLOUR, width=1.5,
+                                                          style=Qt.PenStyle.DashLine)),
+        }
+        while self.changes and self.changes[-1][0] >= divergence.restored_epoch - 1e-9:
+            x_change, _, (loss_line, accuracy_line) = self.changes.pop()
+            items[f"change {x_change}"] = loss_line
+            items[f"accuracy change {x_change}"] = accuracy_line
+        self.loss_plot.addItem(items["label"], ignoreBounds=True)
+        self.accuracy_plot.addItem(items["accuracy_line"], ignoreBounds=True)
+        self.divergences.append((divergence, items))
+        self._clip_spikes()
+
+    def _clip_spikes(self):
+        """Put every divergence's spike and marker at the loss axis's top."""
+        top = self._ranges["loss"][1]
+        for divergence, items in self.divergences:
+            x, y = items["loss"].getOriginalDataset()
+            items["loss"].setData(x, np.append(y[:-1], 10.0 ** top))
+            items["loss_marker"].setData([divergence.position], [10.0 ** top])
+            items["label"].setPos(divergence.position, top)
 
     @Slot(int, int)
     def set_cursor(self, viewed, latest):
@@ -202,7 +314,31 @@ class TrainingCurves(QWidget):
                 plot.setXRange(*ranges["x"], padding=0.02)
             self.loss_plot.setYRange(*ranges["loss"], padding=0.02)
             set_decade_ticks(self.loss_plot.getAxis("left"), *ranges["loss"])
+            self._clip_spikes()
             self.accuracy_plot.setYRange(*ranges["accuracy"], padding=0.02)
+
+    def _add_change(self, x, label):
+        """Draw a labelled vertical line at ``x`` on both plots."""
+        pen = pg.mkPen(CHANGE_COLOUR, width=1.5)
+        # Labels of nearby changes would overwrite each other: three heights in turn.
+        height = 0.8 - 0.15 * (self._marks_drawn % 3)   # the top is the divergence label's
+        self._marks_drawn += 1
+        lines = []
+        for plot in (self.loss_plot, self.accuracy_plot):
+            line = pg.InfiniteLine(x, angle=90, pen=pen, label=label,
+                                   labelOpts={"position": height, "color": CHANGE_COLOUR,
+                                              "anchors": [(0, 0), (0, 0)]})
+            line.setZValue(5)
+            plot.addItem(line, ignoreBounds=True)
+            lines.append(line)
+        self.changes.append((x, label, lines))
+
+    def _drop_changes_after(self, x_max):
+        """Remove the change marks from ``x_max`` on: the batch after each is gone."""
+        while self.changes and self.changes[-1][0] >= x_max - 1e-9:
+            _, _, lines = self.changes.pop()
+            for plot, line in zip((self.loss_plot, self.accuracy_plot), lines):
+                plot.removeItem(line)
 
     def _set_boundaries(self, epochs):
         """Keep one dotted vertical line at each finished epoch's end."""

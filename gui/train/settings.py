@@ -118,6 +118,7 @@ class TrainSettingsForm(QGroupBox):
     def _connect_live(self):
         f = self.fields
         f["lr"].editingFinished.connect(lambda: self._send_live("lr"))
+        f["lr"].textEdited.connect(self.forget_divergence)
         f["weight_decay"].editingFinished.connect(lambda: self._send_live("weight_decay"))
         f["momentum"].editingFinished.connect(lambda: self._send_live("momentum"))
         f["augment"].toggled.connect(lambda: self._send_live("augment"))
@@ -193,6 +194,23 @@ class TrainSettingsForm(QGroupBox):
         """Choose the data set; the training-set size follows its number of images."""
         self.dataset = name
         self.fields["train_size"].setValue(available)
+
+    @Slot(object)
+    def show_divergence(self, divergence):
+        """Point the learning-rate field at the rate a :class:`gui.records.Divergence` had."""
+        field = self.fields["lr"]
+        scheduled = ("" if math.isclose(divergence.lr, divergence.peak_lr, rel_tol=1e-6) else
+                     f" (the schedule had it at {divergence.lr:.3g} then)")
+        field.setToolTip(f"Training diverged at learning rate {divergence.peak_lr:.3g}"
+                         f"{scheduled}: lower it, for example by a factor of 3. "
+                         + TIPS["lr"])
+        set_tone(field, "error")
+
+    @Slot()
+    def forget_divergence(self):
+        """The rate was changed or the session is new: the field is plain again."""
+        self.fields["lr"].setToolTip(TIPS["lr"])
+        set_tone(self.fields["lr"], None)
 
     @Slot(bool)
     def set_locked(self, locked):
