@@ -32,6 +32,9 @@ rule, the close call, flags answers whose top two probabilities are within
 :data:`CALIBRATION_RATE` of the calibration digits are flagged for either
 reason.
 """
+import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -232,15 +235,41 @@ class NoveltyDetector:
         return verdicts
 
 
+#: Detectors fitted lately, by the weights they were fitted to: going back and forth on
+#: the timeline, reopening a model or opening a second window needs no second fit.
+_FITTED, _FITTED_LOCK, _FITTED_KEEP = OrderedDict(), threading.Lock(), 8
+
+
+def _weights_key(network):
+    """A digest of ``network``'s layers and parameter bytes (about 2 ms for the seed's)."""
+    digest = hashlib.blake2b(repr(network.architecture).encode(), digest_size=16)
+    for name, value in network.named_params():
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(value).tobytes())
+    return digest.hexdigest()
+
+
 def fit_on_sample(network):
     """A detector for ``network`` fitted on the bundled sample: class Gaussians on
     its 4,000 training digits, threshold on its 1,000 validation digits.
 
     The sample serves every model, one trained on full MNIST too: its digits
-    are MNIST training digits, and 60,000 would take a minute to pass.
+    are MNIST training digits, and 60,000 would take a minute to pass.  A fit
+    takes about a second, so the last few are kept by the weights they fitted
+    (a fitted detector is only read afterwards, so one can serve many callers).
     """
+    key = _weights_key(network)
+    with _FITTED_LOCK:
+        if key in _FITTED:
+            _FITTED.move_to_end(key)
+            return _FITTED[key]
     train, validation = load_sample()
-    return NoveltyDetector().fit(network, train.as_float(), train.labels, validation.as_float())
+    detector = NoveltyDetector().fit(network, train.as_float(), train.labels, validation.as_float())
+    with _FITTED_LOCK:
+        _FITTED[key] = detector
+        while len(_FITTED) > _FITTED_KEEP:
+            _FITTED.popitem(last=False)
+    return detector
 
 
 def _class_gaussians(features, labels):

@@ -163,3 +163,13 @@ def test_an_untrained_network_is_unsure_of_almost_everything(sample):
     network = Network(seed=0)
     detector = NoveltyDetector().fit(network, sample[0][:200], sample[1][:200], sample[2][:200])
     assert flag_rate(detector, network, sample[2][200:400]) > 0.9
+
+
+def test_a_fit_is_kept_for_the_same_weights_and_redone_for_others(shipped):
+    first = novelty.fit_on_sample(shipped)
+    assert novelty.fit_on_sample(shipped.copy()) is first     # same weights, another object
+    changed = shipped.copy()
+    changed.layer("fc2").params["bias"][0] += 1.0
+    refitted = novelty.fit_on_sample(changed)
+    assert refitted is not first and refitted.fitted
+    assert novelty.fit_on_sample(shipped) is first
