@@ -5,7 +5,7 @@ widgets tell one another (the timeline's position, a cut history).
 """
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QScrollArea, QSplitter, QStyle,
-                               QVBoxLayout, QWidget)
+                               QTabWidget, QVBoxLayout, QWidget)
 
 from ..style import muted
 from .curves import TrainingCurves
@@ -79,9 +79,13 @@ class TrainPage(QWidget):
             widget.setMinimumHeight(150)
             splitter.addWidget(widget)
             splitter.setStretchFactor(splitter.count() - 1, stretch)
+        # Views of the run beside the curves (one step, the weights' path) are
+        # further tabs of this widget.
+        self.views = QTabWidget(documentMode=True)
+        self.views.addTab(splitter, "Curves && kernels")
         column = QVBoxLayout()
         column.addWidget(self.banner)
-        column.addWidget(splitter, 1)
+        column.addWidget(self.views, 1)
         column.addWidget(self.timeline)
         return column
 
