@@ -17,6 +17,7 @@ from cnn_core.errors import DataError, ImageError
 
 from ..network.panel import NetworkPanel
 from .activations import ActivationGrids, shown_layers
+from .backward_tab import BackwardTab
 from .cams import CamStrip
 from .canvas import BRUSH_RANGE, DrawingCanvas
 from .controller import DrawController
@@ -89,6 +90,7 @@ class DrawExplainPlace(QWidget):
         self.learning = LearningStrip()
         self.teach = TeachPanel()
         self.network_panel = NetworkPanel()
+        self.backward_tab = BackwardTab()
         self.model_label = QLabel(wordWrap=True)
         self.personal = self._open_personal_set()
         self.setAcceptDrops(True)
@@ -173,6 +175,7 @@ class DrawExplainPlace(QWidget):
         self.views = QTabWidget(documentMode=True)
         self.views.addTab(split, "Explain")
         self.views.addTab(self.network_panel, "Inside the network")
+        self.views.addTab(self.backward_tab, "Backward pass")
         return self.views
 
     # --- wiring -------------------------------------------------------------------------
@@ -206,6 +209,9 @@ class DrawExplainPlace(QWidget):
             self.network.architecture, self._weights, digit, analysis.activations,
             analysis.probabilities))
         c.emptied.connect(self.network_panel.show_empty)
+        c.analysed.connect(lambda digit, analysis: self.backward_tab.show_drawing(
+            self.model, digit, analysis.probabilities))
+        c.emptied.connect(self.backward_tab.show_empty)
         for slot in (self.prediction.show_empty, self.cam_strip.show_empty,
                      self.method_panel.show_empty, self.activations.show_empty):
             c.emptied.connect(slot)

@@ -162,7 +162,7 @@ class NetworkView(QWidget):
             return
         self.architecture = [dict(spec) for spec in architecture]
         self.box.clear()
-        self.columns = network_columns(architecture)
+        self.columns = self.make_columns(architecture)
         self.by_name = {column.name: column for column in self.columns}
         self.places, width = layout.column_places(self.columns)
         self._texts = []
@@ -177,6 +177,10 @@ class NetworkView(QWidget):
         self.selection = self.values = None
         self.box.setRange(QRectF(0, layout.HEADER_TOP, width,
                                  layout.SCALE_TOP + 24 - layout.HEADER_TOP), padding=0.01)
+
+    def make_columns(self, architecture):
+        """The columns to draw for ``architecture`` (the backward view draws others)."""
+        return network_columns(architecture)
 
     def _text(self, words, x, y, anchor, bold=False):
         """A label at view point ``(x, y)``, ``anchor`` a fraction of its size as in
