@@ -7,7 +7,7 @@ when shown, so the pen pays nothing for a view nobody looks at.
 """
 import numpy as np
 from PySide6.QtCore import Slot
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QVBoxLayout, QWidget
 
 from ..network.backward_view import BackwardView
 
@@ -23,17 +23,15 @@ class BackwardTab(QWidget):
         self.view = BackwardView()
         self.label_choice = QComboBox(toolTip="The class the loss is taken for: the network's "
                                               "prediction, or a digit of your choosing")
+        self.label_choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.label_choice.addItems([PREDICTED] + [str(digit) for digit in range(10)])
         self.label_choice.currentIndexChanged.connect(lambda _: self._draw_if_shown())
         self._drawing = None        # (model, digit (28, 28), probabilities (10,))
         self._pending = False
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Loss as if this were:"))
-        row.addWidget(self.label_choice)
-        row.addStretch(1)
+        self.view.top_row.insertWidget(0, QLabel("Loss as if this were:"))
+        self.view.top_row.insertWidget(1, self.label_choice)
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 4, 0, 0)
-        box.addLayout(row)
         box.addWidget(self.view, 1)
 
     def label(self):

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 from PySide6.QtCore import QRectF
-from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from cnn_core.gradient_flow import gradient_flow
 from ..style import muted, set_tone
@@ -27,7 +27,7 @@ CAPTION_TOP = NORM_TOP + 13
 NUMBER_SPACE = 62          # units right of the dL/dlogits bars for their numbers
 NORM_SPACE = 22            # units left of the first column for the norms' row name
 HOVER_HINT = ("Hover over a gradient to read it and its channel's range; click to keep it "
-              "and see where it flows from.")
+              "and see the values it passes gradient to.")
 EMPTY_NOTE = "Draw a digit: the backward pass follows the canvas."
 LEGEND = ("Right to left: the gradient of the loss at each layer's output. Red: raising that "
           "value raises the loss; blue: lowers it; palest: zero. ReLU passes none "
@@ -54,6 +54,16 @@ def short_text(value, digits=2):
     """A number in ``digits`` significant figures with its sign and a true minus, so
     that vanishing gradients read as such: ``"+2.9e-10"``, ``"−0.78"``."""
     return f"{value:+.{digits}g}".replace("-", "−")
+
+
+def summary_text(flow):
+    """The line over the view: the label, its loss and probability, the network's own
+    answer (the norms are under the columns)."""
+    predicted, label = int(np.argmax(flow.probabilities)), flow.label
+    answer = ("the network's answer" if predicted == label else
+              f"the network says {predicted}, p = {flow.probabilities[predicted]:.3g}")
+    return (f"Loss for label <b>{label}</b>: {max(0.0, flow.loss):.3g}, "
+            f"p({label}) = {flow.probabilities[label]:.3g} ({answer}).")
 
 
 class GradientMaps(NetworkView):
@@ -147,7 +157,8 @@ class GradientMaps(NetworkView):
         self.hover.setText(self.describe_value(*hit))
 
     def select(self, name, element):
-        """Select a value: its words stay on the hover line, links show where it flows from."""
+        """Select a value: its words stay on the hover line, and links go to the values
+        of the layer below that its gradient flows to (its forward sources)."""
         super().select(name, element)
         self.pinned = self.describe_value(name, element)
         self.hover.setText(self.pinned)
@@ -164,9 +175,12 @@ class BackwardView(QWidget):
         self.legend = muted(QLabel(LEGEND, wordWrap=True))
         self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._model = self._network = None
+        #: The summary's row: who embeds the view may put its own controls before it.
+        self.top_row = QHBoxLayout()
+        self.top_row.addWidget(self.summary, 1)
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
-        box.addWidget(self.summary)
+        box.addLayout(self.top_row)
         box.addWidget(self.hover)
         box.addWidget(self.maps, 1)
         box.addWidget(self.legend)
@@ -189,13 +203,7 @@ class BackwardView(QWidget):
             return None
         set_tone(self.summary, None)
         self.maps.show_flow(self._network.architecture, flow)
-        predicted = int(np.argmax(flow.probabilities))
-        self.summary.setText(
-            f"Loss for label <b>{flow.label}</b>: {max(flow.loss, 0.0):.3g} "
-            f"(p({flow.label}) = {flow.probabilities[flow.label]:.3g}; "
-            f"the network says {predicted}, p = {flow.probabilities[predicted]:.3g}). "
-            f"Gradient norm ‖g‖ at the logits {flow.layers[-1].norm:.3g}, "
-            f"at {flow.layers[0].name} {flow.layers[0].norm:.3g}.")
+        self.summary.setText(summary_text(flow))
         return flow
 
     def show_empty(self):

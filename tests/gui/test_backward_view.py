@@ -2,7 +2,7 @@
 and the Draw & Explain tab that follows the canvas and the chosen label."""
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 
 from cnn_core import paths
@@ -56,8 +56,10 @@ def test_dlogits_are_shown_as_softmax_minus_one_hot(view, shipped):
     assert shown == [short_text(value, 3) + ("  ← label" if unit == 5 else "")
                      for unit, value in enumerate(expected)]
     assert shown[5].startswith("−1") and shown[3].startswith("+1")
-    assert "Loss for label <b>5</b>" in view.summary.text()
-    assert "the network says 3" in view.summary.text()
+    loss = -np.log(np.float64(probabilities[5]))
+    assert f"Loss for label <b>5</b>: {loss:.3g}, p(5) = {probabilities[5]:.3g}" in (
+        view.summary.text())
+    assert "the network says 3, p = 1)" in view.summary.text()
 
 
 def test_each_column_states_its_scale_and_norm(view, shipped):
@@ -108,6 +110,27 @@ def test_hovering_a_map_shows_the_value_and_its_channel_range(view, shipped, qtb
             f"{short_text(float(channel.max()), 3)}") in view.hover.text()
 
 
+def test_a_clicked_value_stays_on_the_hover_line(view, shipped, qtbot):
+    network, record, digit = shipped
+    view.show_pass(record, digit, 7)
+    _, grads = engine_pass(network, digit, 7)
+    maps, element = view.maps, (40,)
+    column = maps.by_name["fc1"]
+    left, top, width, height = layout.element_rect(column, maps.places["fc1"], element)
+    scene = maps.box.mapViewToScene(QPointF(left + width / 2, top + height / 2))
+    QTest.mouseClick(maps.graphics.viewport(), Qt.MouseButton.LeftButton,
+                     pos=maps.graphics.mapFromScene(scene))
+    qtbot.waitUntil(lambda: maps.selection == ("fc1", element), timeout=WAIT_MS)
+    words = f"fc1 unit 40: dL/d pre-activation {short_text(float(grads['fc1'][40]), 4)}"
+    assert view.hover.text() == words
+    other = layout.element_rect(maps.by_name["conv1"], maps.places["conv1"], (0, 3, 3))
+    QTest.mouseMove(maps.graphics.viewport(), maps.graphics.mapFromScene(
+        maps.box.mapViewToScene(QPointF(other[0] + 0.5, other[1] + 0.5))))
+    qtbot.waitUntil(lambda: view.hover.text().startswith("conv1 channel 0"), timeout=WAIT_MS)
+    QTest.mouseMove(maps.graphics.viewport(), maps.graphics.viewport().rect().bottomRight())
+    qtbot.waitUntil(lambda: view.hover.text() == words, timeout=WAIT_MS)   # the clicked one
+
+
 def test_a_bad_label_is_said_in_one_line_and_the_view_keeps_its_pass(view, shipped):
     _, record, digit = shipped
     view.show_pass(record, digit, 2)
@@ -149,6 +172,7 @@ def test_the_tab_follows_the_canvas_and_the_chosen_label(place, qtbot, shipped):
     predicted = int(np.argmax(analysis.probabilities))
     assert tab.view.flow.label == predicted
     assert tab.label_choice.currentText() == f"its prediction ({predicted})"
+    assert "(the network's answer)" in tab.view.summary.text()
     np.testing.assert_allclose(tab.view.flow.probabilities, analysis.probabilities, atol=1e-6)
 
     tab.label_choice.setCurrentText("4")    # "what if this were a 4?"
