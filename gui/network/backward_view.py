@@ -135,8 +135,8 @@ class GradientMaps(NetworkView):
         self._draw_links()
 
     def describe_value(self, name, element):
-        """One line for a gradient: where, its value, and its channel's range (maps) or
-        whether its unit was switched off."""
+        """One line for a gradient: where, its value, its channel's range (maps), and
+        whether its ReLU unit was switched off or it lost its max-pool window."""
         column, layer = self.by_name[name], self.flow.layer(name)
         meaning = "logit" if column is self.columns[-1] else MEANINGS[column.kind]
         words = (f"{column.name} {column.where(element)}: dL/d {meaning} "
@@ -147,6 +147,11 @@ class GradientMaps(NetworkView):
                       f"to {short_text(float(channel.max()), 3)}")
         if layer.kind == "relu" and not layer.routing[element]:
             words += " (switched off: passes no gradient)"
+        layers = self.flow.layers
+        position = [each.name for each in layers].index(name)
+        above = layers[position + 1] if position + 1 < len(layers) else None
+        if above is not None and above.kind == "maxpool" and not above.routing[element]:
+            words += " (not its window's winner: gets no gradient)"
         return words
 
     def _hovered(self, scene_pos):
