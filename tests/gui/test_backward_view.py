@@ -209,3 +209,20 @@ def test_the_tab_follows_the_canvas_and_the_chosen_label(place, qtbot, shipped):
         timeout=WAIT_MS)
     assert tab.view.flow.label == 4
     assert not np.allclose(tab.view.flow.probabilities, before.probabilities)
+
+
+def test_another_architecture_gets_its_own_columns(view, shipped):
+    from cnn_core.network import Network
+    from .test_other_architecture import SMALL
+    network, record, digit = shipped
+    small = Network(SMALL, seed=3)
+    view.show_pass(ModelRecord.of(SMALL, small.state_dict(), "small"), digit, 2)
+    assert [column.name for column in view.maps.columns] == [
+        "edges", "edges_on", "halve", "strokes", "strokes_on", "halve_again", "hidden",
+        "hidden_on", "scores"]
+    _, grads = engine_pass(small, digit, 2)
+    assert view.maps.norms["hidden"].text() == f"{np.linalg.norm(grads['hidden']):.2g}"
+    assert set(view.maps.captions) == {"edges_on", "halve", "strokes_on", "halve_again",
+                                       "hidden_on"}
+    view.show_pass(record, digit, 2)        # back to the seed's network
+    assert view.maps.columns[0].name == "conv1" and view.maps.columns[-1].name == "fc2"
