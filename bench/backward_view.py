@@ -9,7 +9,7 @@ first and last columns have been painted (the event loop served meanwhile):
 - ``flow``: :func:`cnn_core.gradient_flow.gradient_flow` alone (no painting);
 - ``open``: ``BackwardView.show_pass``, the model record the same as before
   (a drawing or a label changed);
-- ``open_new_model``: the same with a new ModelRecord each time (the view
+- ``open_new_model``: the previous image with a new ModelRecord (the view
   builds the record's network first: a training step's model);
 - ``network_view``: the forward "Inside the network" view of the same image
   (``Explainer.analyse`` and ``NetworkView.show_pass``), the reference the
@@ -49,6 +49,7 @@ def painted_ms(app, clock, view, action, cpu=None):
     """Milliseconds from calling ``action()`` until ``view``'s first and last columns
     (made by the action, the first time) are painted; the process's CPU milliseconds
     meanwhile are appended to ``cpu`` (a list) when given."""
+    app.processEvents()             # what earlier steps left to do is not this one's
     start, start_cpu = time.perf_counter(), time.process_time()
     action()
     items = view.items[view.columns[0].name].values, view.items[view.columns[-1].name].values
@@ -112,8 +113,9 @@ def main():
                                         lambda: backward.show_pass(record, image, label),
                                         times["open_cpu"]))
         fresh = ModelRecord.of(network.architecture, state, "a step's model")
+        other, other_label = images[index - 1], labels[index - 1]   # not the one on show
         times["open_new_model"].append(painted_ms(
-            app, clock, backward.maps, lambda: backward.show_pass(fresh, image, label),
+            app, clock, backward.maps, lambda: backward.show_pass(fresh, other, other_label),
             times["open_new_model_cpu"]))
         times["network_view"].append(painted_ms(app, clock, forward,
                                                 lambda: show_forward(index),
