@@ -121,6 +121,13 @@ class TrainingSession:
         """Batches trained in the epoch under way."""
         return self.trainer.batch if self.trainer else 0
 
+    @property
+    def last_step(self):
+        """The last trained batch's :class:`~cnn_core.step_record.StepRecord` (frozen,
+        read-only arrays), or None: before any batch, after a rewind or a reset."""
+        with self._lock:
+            return self.trainer.last_step if self.trainer else None
+
     def model_record(self):
         """The live model as a :class:`ModelRecord` (copies its weights).
 

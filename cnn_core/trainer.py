@@ -20,6 +20,7 @@ from .losses import cross_entropy
 from .optimizers import SCHEDULES, SGD
 from .parallel import DataParallel
 from .snapshots import SnapshotStore
+from .step_record import StepRecorder
 
 # A mean cross-entropy this large means the logits have blown up (chance is 2.3).
 EXPLODED_LOSS = 1e3
@@ -188,6 +189,9 @@ class Trainer:
         self.batch = 0                          # finished batches in the current epoch
         self._order = None
         self._epoch_sums = [0.0, 0.0, 0.0]      # loss sum, correct count, seconds
+        self.keep_last_step = True
+        self.last_step = None
+        self._recorder = StepRecorder()
 
     @property
     def batches_per_epoch(self):
@@ -269,6 +273,9 @@ class Trainer:
         momentum = self.config.momentum
         self.optimizer.lr, self.optimizer.momentum = lr, momentum
         self.optimizer.weight_decay = self.config.weight_decay
+        if self.keep_last_step:     # what the update overwrites, before it does
+            self._recorder.begin(self.network, self.optimizer, self._parallel.grads,
+                                 images, labels)
         self.optimizer.step(self._parallel.grads, self._parallel.executor)
         if not all(np.isfinite(value).all() for _, value in self.network.named_params()):
             self._roll_back("the weights overflowed")   # the update itself did
@@ -276,6 +283,10 @@ class Trainer:
         correct = int((logits.argmax(axis=1) == labels).sum())
         dead = self._parallel.dead_relu_fractions() if self.track_health else {}
         self.batch += 1
+        if self.keep_last_step:
+            self.last_step = self._recorder.finish(self.network, self.optimizer, loss,
+                                                   self.epoch + 1, self.batch,
+                                                   self.batches_per_epoch)
         seconds = time.perf_counter() - started
         sums = self._epoch_sums
         sums[0] += loss * len(labels)
@@ -323,6 +334,7 @@ class Trainer:
         self.epoch, self.batch, self._order = epoch, 0, None
         self._epoch_sums = [0.0, 0.0, 0.0]
         self.optimizer.reset()
+        self.last_step = None
 
     def history_as_dicts(self):
         """The epoch history as plain dicts (for JSON model metadata and CSV)."""
