@@ -50,8 +50,8 @@ class StepRecord:
     grads : mappingproxy of str to ndarray
         The batch-mean gradients the optimizer was given.
     velocity_before : mappingproxy of str to ndarray
-        The momentum buffers before the update (stale, and unused, when
-        ``momentum_applied`` is False).
+        The momentum buffers before the update (zeros when ``momentum_applied``
+        is False: the update does not read them).
     momentum_applied : bool
         False on the optimizer's first step after a start or rewind, where ``v = g``.
     lr, momentum, weight_decay : float
@@ -86,25 +86,47 @@ class StepRecord:
 
 
 class StepRecorder:
-    """Takes the copies of one step in two halves, around the optimizer's update.
+    """Keeps what is needed to make the last step's :class:`StepRecord`, cheaply.
 
-    ``begin`` copies what the update overwrites (parameters, momentum buffers);
-    ``finish`` adds the parameters after it and returns the :class:`StepRecord`.
+    Per batch it copies only what the update overwrites: the parameters and, when
+    momentum applies, the momentum buffers (``begin``).  The rest (gradients,
+    parameters after, images) stays where the trainer left it until :meth:`record`
+    is asked for, which must happen between batches, and copies it once.
     """
 
-    def begin(self, network, optimizer, grads, images, labels):
-        self._before = (_copied(network.named_params()), _copied(grads.items()),
-                        _copied(optimizer.velocity_items()), optimizer.started,
-                        _frozen(images), _frozen(labels))
+    def __init__(self):
+        self.clear()
 
-    def finish(self, network, optimizer, loss, epoch, batch, batches_per_epoch):
-        params, grads, velocity, started, images, labels = self._before
-        self._before = None
-        return StepRecord(tuple(dict(spec) for spec in network.architecture), images, labels,
-                          params, grads, velocity, started and optimizer.momentum != 0,
-                          optimizer.lr, optimizer.momentum, optimizer.weight_decay,
-                          _copied(network.named_params()), loss, epoch, batch,
-                          batches_per_epoch)
+    def clear(self):
+        """Forget the step: its live arrays are about to change (a new batch, a rewind)."""
+        self._before = self._after = self._record = None
+
+    def begin(self, network, optimizer, images, labels):
+        """Before the update: copy the parameters and the momentum buffers it overwrites."""
+        applied = optimizer.started and optimizer.momentum != 0
+        self._before = (_copied(network.named_params()),
+                        _copied(optimizer.velocity_items()) if applied else None,
+                        applied, images, labels)
+
+    def finish(self, network, optimizer, grads, loss, epoch, batch, batches_per_epoch):
+        """After the update: remember where the rest lives (no copies yet)."""
+        self._after = (network, grads, optimizer.lr, optimizer.momentum,
+                       optimizer.weight_decay, float(loss), epoch, batch, batches_per_epoch)
+
+    def record(self):
+        """The last finished step as a :class:`StepRecord` (None if there is none);
+        the copies are made at the first call after the step."""
+        if self._record is None and self._after is not None:
+            params, velocity, applied, images, labels = self._before
+            network, grads, lr, momentum, decay, loss, epoch, batch, per_epoch = self._after
+            if velocity is None:        # unused by the update: v = g
+                velocity = MappingProxyType({name: _frozen(np.zeros_like(value))
+                                             for name, value in params.items()})
+            self._record = StepRecord(
+                tuple(dict(spec) for spec in network.architecture), _frozen(images),
+                _frozen(labels), params, _copied(grads.items()), velocity, applied, lr,
+                momentum, decay, _copied(network.named_params()), loss, epoch, batch, per_epoch)
+        return self._record
 
 
 # --- before and after -------------------------------------------------------------------

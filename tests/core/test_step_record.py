@@ -9,7 +9,7 @@ from cnn_core.losses import cross_entropy
 from cnn_core.network import Network
 from cnn_core.session import TrainingSession
 from cnn_core.step_record import before_after, kernel_update, numerical_check
-from cnn_core.trainer import TrainConfig
+from cnn_core.trainer import TrainConfig, Trainer
 
 
 @pytest.fixture(scope="module")
@@ -143,10 +143,13 @@ def test_the_record_is_forgotten_on_rewind_and_reset(tiny_data):
 
 
 def test_a_trainer_told_not_to_keeps_no_record(tiny_data):
-    session = make_session(tiny_data)
-    session.run(config(epochs=1, train_size=32, augment=False),
-                on_batch=lambda r: setattr(session.trainer, "keep_last_step", False))
-    assert session.last_step is not None     # the first batch was recorded
-    session.trainer.last_step = None
-    session.run(config(epochs=2, train_size=32, augment=False))
-    assert session.last_step is None
+    train, val = tiny_data
+    trainer = Trainer(Network(seed=0), train.as_float(), train.labels, val.as_float(),
+                      val.labels, config(augment=False), workers=1)
+    trainer.keep_last_step = False
+    trainer.run()
+    assert trainer.batch == 0 and trainer.epoch == 1 and trainer.last_step is None
+    trainer.keep_last_step = True
+    trainer.config.epochs = 2
+    trainer.run()
+    assert trainer.last_step.epoch == 2 and trainer.last_step.batch == 4
