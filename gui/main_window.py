@@ -287,10 +287,11 @@ class MainWindow(QMainWindow):
         history = self.controller.history
         if stepping == "epoch" and history and history[-1].epoch == step.epoch:
             record = history[-1]
+            note = self.autosaver.note
             self.statusBar().showMessage(
                 f"Stepped to the end of epoch {record.epoch}: train loss "
                 f"{record.train_loss:.2f}, validation loss {record.val_loss:.2f}, "
-                f"validation accuracy {record.val_accuracy:.1%}")
+                f"validation accuracy {record.val_accuracy:.1%}" + (f"; {note}" if note else ""))
 
     def _on_step_described(self, step, result):
         if step is self._step_to_describe:

@@ -70,20 +70,19 @@ class KernelUpdateView(QWidget):
         self.out_channel, self.in_channel, self.element = QSpinBox(), QSpinBox(), QSpinBox()
         self.out_label, self.in_label = QLabel("Out channel"), QLabel("In channel")
         self.element_label = QLabel("Element")
-        choose = QHBoxLayout()
-        choose.addWidget(QLabel("<b>The update of one kernel</b>"))
-        for label, widget in ((QLabel("Layer"), self.layer), (self.out_label, self.out_channel),
-                              (self.in_label, self.in_channel),
-                              (self.element_label, self.element)):
-            choose.addWidget(label)
-            choose.addWidget(widget)
-        choose.addStretch(1)
+        choose = QGridLayout()     # two rows: narrow enough to sit beside the batch
+        for position, (label, widget) in enumerate((
+                (QLabel("Layer"), self.layer), (self.element_label, self.element),
+                (self.out_label, self.out_channel), (self.in_label, self.in_channel))):
+            choose.addWidget(label, position // 2, 2 * (position % 2))
+            choose.addWidget(widget, position // 2, 2 * (position % 2) + 1)
+        choose.setColumnStretch(4, 1)
         self.grids = {key: QLabel(textFormat=Qt.TextFormat.RichText) for key, _ in GRIDS}
         grid_row = QGridLayout()
-        for column, (key, _) in enumerate(GRIDS):
+        for position, (key, _) in enumerate(GRIDS):     # two by two: fits beside the batch
             self.grids[key].setAlignment(Qt.AlignmentFlag.AlignTop)
-            grid_row.addWidget(self.grids[key], 0, column)
-        grid_row.setColumnStretch(len(GRIDS), 1)
+            grid_row.addWidget(self.grids[key], position // 2, position % 2)
+        grid_row.setColumnStretch(2, 1)
         self.settings = QLabel(wordWrap=True)
         self.formula = QLabel(textFormat=Qt.TextFormat.RichText, wordWrap=True)
         self.formula.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -94,14 +93,17 @@ class KernelUpdateView(QWidget):
         self.check_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         check_row = QHBoxLayout()
         check_row.addWidget(self.check_button)
-        check_row.addWidget(self.check_result, 1)
+        check_row.addStretch(1)
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(QLabel("<b>The update of one kernel</b>"))
         box.addLayout(choose)
         box.addLayout(grid_row)
         box.addWidget(self.settings)
         box.addWidget(self.formula)
         box.addLayout(check_row)
+        box.addWidget(self.check_result)
+        box.addStretch(1)
         self.layer.currentIndexChanged.connect(self._layer_chosen)
         for spin in (self.out_channel, self.in_channel, self.element):
             spin.valueChanged.connect(self._refresh)
@@ -242,6 +244,7 @@ class KernelUpdateView(QWidget):
         if chosen is None:
             return
         self.check_button.setEnabled(False)
-        self.check_result.setText("Checking… (two float64 passes over the batch per weight)")
+        self.check_result.setText("Checking… (a float64 backward pass and two forward passes "
+                                  "over the batch)")
         self.check_requested.emit(*chosen)
 

@@ -67,13 +67,15 @@ class OneStepView(QWidget):
         batch_box.setContentsMargins(0, 0, 0, 0)
         batch_box.addWidget(muted(QLabel(CAPTION, wordWrap=True)))
         batch_box.addWidget(self.grid, 1)
+        self.grid.setMinimumWidth(200)
         scroll = QScrollArea(widgetResizable=True, frameShape=QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # it wraps
+        scroll.setMinimumWidth(360)
         scroll.setWidget(self.kernel)
-        splitter = QSplitter(Qt.Orientation.Vertical, childrenCollapsible=False)
+        splitter = QSplitter(Qt.Orientation.Horizontal, childrenCollapsible=False)
         splitter.addWidget(batch)
         splitter.addWidget(scroll)
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([4, 5])       # in proportion, whatever the width
         box = QVBoxLayout(self)
         box.addLayout(top)
         box.addWidget(splitter, 1)

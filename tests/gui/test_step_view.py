@@ -171,11 +171,18 @@ def test_step_batch_and_epoch_work_from_every_state(window, qtbot):
     press(window, "step_epoch")
     wait_paused(qtbot, window)
     said(window, qtbot, "Stepped to the end of epoch 1: train loss")
+    # Paused with an earlier epoch on show: the step trains the live model, shown again.
+    page.timeline.slider.setValue(0)
+    qtbot.waitUntil(lambda: window.controller.current_model().epoch == 0, timeout=WAIT_MS)
+    step_and_wait(qtbot, window, "step_batch")
+    said(window, qtbot, "Stepped one batch: epoch 2 batch 1/8")
+    assert window.controller.current_model() is not window.controller._viewed_model
+    assert page.timeline.slider.value() == 1
     # Stopped: one batch, on from where it stopped.
     press(window, "stop")
     wait_idle(qtbot, window)
     step_and_wait(qtbot, window, "step_batch")
-    said(window, qtbot, "Stepped one batch: epoch 2 batch 1/8")
+    said(window, qtbot, "Stepped one batch: epoch 2 batch 2/8")
     # Back on the timeline (the run stopped first), then a batch from there.
     page.timeline.slider.setValue(0)
     page.timeline.rewind_button.click()
