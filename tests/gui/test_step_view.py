@@ -219,3 +219,16 @@ def test_show_the_last_step_while_stopped_and_on_a_hidden_tab(window, qtbot):
     view.show_last.click()
     qtbot.waitUntil(lambda: view.grid.count() == 32, timeout=WAIT_MS)
     assert view._step is window.controller.last_step and "batch 1 of 8" in view.header.text()
+
+
+def test_a_running_run_sends_its_step_only_when_it_ends(window, qtbot):
+    page = window.train_page
+    page.views.setCurrentWidget(page.one_step)      # even with the tab open
+    sent = []
+    window.controller.last_step_changed.connect(sent.append)
+    press(window, "start")
+    wait_idle(qtbot, window)
+    assert len(sent) == 1
+    assert (sent[0].epoch, sent[0].batch) == (2, BATCHES_PER_EPOCH)
+    assert sent[0] is window.controller.last_step
+    qtbot.waitUntil(lambda: page.one_step.grid.count() == 32, timeout=WAIT_MS)
