@@ -8,10 +8,9 @@ Run from the repository root::
 Measures, on the bundled sample at batch 64:
 
 * the overhead of keeping the last step's record (per batch, a copy of the parameters
-  and of the momentum buffers before the update): two trainers on the same data, one
-  keeping the record and one not, train an epoch each in turn, round after round; the
-  ratio is the median over rounds of the ratio of their median batch times (target
-  < 1.03); and the record's copies timed alone, as a fraction of a batch;
+  and of the momentum buffers before the update): one trainer keeps it every other
+  batch; the ratio is the median over neighbouring batches of with / without
+  (target < 1.03); and the record's copies timed alone, as a fraction of a batch;
 * :func:`~cnn_core.step_record.before_after` of a 64-image step, median (target < 100 ms);
 * :func:`~cnn_core.step_record.kernel_update` and
   :func:`~cnn_core.step_record.numerical_check` of one weight, medians.
@@ -49,50 +48,43 @@ def median_time(function, repeats, warmup=1):
     return statistics.median(times)
 
 
-def make_trainer(train, val, images, keep):
+def record_overhead(epochs, images):
+    """Median seconds per batch with and without the record, and the median ratio of
+    neighbouring batches.
+
+    One trainer keeps the record every other batch, so the batches with and without it
+    alternate and see the same load; the trainer's own clock times each batch (the
+    epoch-end validation is not in it).  The first batch of each epoch's run, which
+    starts the worker processes, is left out.
+    """
+    train, val = load_sample()
     config = TrainConfig(epochs=1, batch_size=BATCH, train_size=images, schedule="constant",
                          augment=False, dataset="sample")
     trainer = Trainer(Network(seed=0), train.as_float()[:images], train.labels[:images],
                       val.as_float()[:BATCH], val.labels[:BATCH], config,
                       workers=default_workers())
-    trainer.keep_last_step = keep
-    return trainer
+    times = []                              # (kept the record, seconds)
 
-
-def batch_seconds(trainer):
-    """Train one more epoch; the trainer's own time of each batch but the first (which
-    starts the worker processes)."""
-    seconds = []
-    trainer.config.epochs += 1
-    trainer.run(on_batch=lambda record: seconds.append(record.seconds))
-    return seconds[1:]
-
-
-def record_overhead(rounds, images):
-    """Median seconds per batch with and without the record, and the median over rounds of
-    the ratio of their medians (the two trainers take turns, so both see the same load)."""
-    train, val = load_sample()
-    trainers = {keep: make_trainer(train, val, images, keep) for keep in (True, False)}
-    times = {True: [], False: []}
-    ratios = []
-    for round_ in range(rounds + 1):        # round 0 warms up
-        medians = {}
-        for keep in ((True, False) if round_ % 2 else (False, True)):
-            seconds = batch_seconds(trainers[keep])
-            medians[keep] = statistics.median(seconds)
-            if round_:
-                times[keep] += seconds
-        if round_:
-            ratios.append(medians[True] / medians[False])
-    assert trainers[True].last_step is not None and trainers[False].last_step is None
-    return (statistics.median(times[True]), statistics.median(times[False]),
-            statistics.median(ratios), trainers[True])
+    def on_batch(record):
+        if record.batch > 1:
+            times.append((trainer.keep_last_step, record.seconds))
+        trainer.keep_last_step = not trainer.keep_last_step
+    for epoch in range(epochs):
+        trainer.config.epochs = epoch + 1
+        trainer.run(on_batch=on_batch)
+    with_record = [t for kept, t in times if kept]
+    without = [t for kept, t in times if not kept]
+    ratios = [(a if ka else b) / (b if ka else a)
+              for ((ka, a), (kb, b)) in zip(times, times[1:]) if ka != kb]
+    return (statistics.median(with_record), statistics.median(without),
+            statistics.median(ratios), trainer)
 
 
 def copy_seconds(trainer):
     """What keeping the record adds to a batch, timed alone: the copies made before the
     update (parameters, momentum buffers) and the bookkeeping after it."""
     recorder, network, optimizer = StepRecorder(), trainer.network, trainer.optimizer
+    optimizer.momentum = 0.9      # momentum applies: the momentum buffers are copied too
     images, labels = trainer.train_images[:BATCH], trainer.train_labels[:BATCH]
     grads = network.gradient_buffers()
 
@@ -105,11 +97,14 @@ def copy_seconds(trainer):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--images", type=int, default=1280, help="images per timed epoch")
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--images", type=int, default=1280, help="images per epoch")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    with_record, without, ratio, trainer = record_overhead(args.rounds, args.images)
+    with_record, without, ratio, trainer = record_overhead(args.epochs, args.images)
+    trainer.keep_last_step = True
+    trainer.config.epochs += 1
+    trainer.run()
     step = trainer.last_step
     copies = copy_seconds(trainer)
     results = {
@@ -131,8 +126,8 @@ def main():
         print(json.dumps(results, indent=2))
         return
     print(f"batch of {BATCH} with the record {1000 * with_record:.1f} ms, without "
-          f"{1000 * without:.1f} ms (medians); ratio {ratio:.3f} (median of {args.rounds} "
-          f"rounds' ratios)")
+          f"{1000 * without:.1f} ms (medians of alternate batches); ratio {ratio:.3f} "
+          f"(median over neighbouring batches, {args.epochs} epochs)")
     print(f"the record's copies alone: {1000 * copies:.2f} ms per batch, "
           f"{copies / without:.1%} of a batch without it")
     print(f"before/after of {results['batch']} images: {results['before_after_64_ms']:.1f} ms, "
