@@ -74,6 +74,15 @@ class SGD:
             np.multiply(v, self.lr, out=g)
             param -= g
 
+    @property
+    def started(self):
+        """Whether the next step adds to the momentum buffers (False: ``v = g``)."""
+        return self._started
+
+    def velocity_items(self):
+        """``(state_dict name, momentum buffer)`` pairs, the live arrays (do not write)."""
+        return self._velocity.items()
+
     def reset(self):
         """Forget the momentum (after restoring weights, the old velocity is stale)."""
         self._started = False

@@ -87,6 +87,7 @@ class TrainingSession:
         self._pending = []              # changes asked for while it did
         self._control = None            # the control of the run inside run(), if any
         self._stop_run = False          # a reset ends that run
+        self._loop_thread = None        # the thread inside run(), if any
         self._load_data = load_data
         self._data = None               # (name, train Split, validation Split)
         self.workers, self.track_health = workers, track_health
@@ -120,6 +121,17 @@ class TrainingSession:
     def batch(self):
         """Batches trained in the epoch under way."""
         return self.trainer.batch if self.trainer else 0
+
+    @property
+    def last_step(self):
+        """The last trained batch's :class:`~cnn_core.step_record.StepRecord` (frozen,
+        read-only arrays), or None: before any batch, after a rewind or a reset, and
+        while a batch is under way on the loop's thread (ask during a pause or once
+        the run has ended; the loop's own callbacks may ask at any time)."""
+        with self._lock:
+            if self._busy and threading.get_ident() != self._loop_thread:
+                return None
+            return self.trainer.last_step if self.trainer else None
 
     def model_record(self):
         """The live model as a :class:`ModelRecord` (copies its weights).
@@ -245,6 +257,7 @@ class TrainingSession:
         """
         control = control or TrainingControl()
         self._take()
+        self._loop_thread = threading.get_ident()
         self._control, self._stop_run = control, False
         inner = control.before_wait
         control.before_wait = self._holding_during(before_wait) if before_wait else inner
@@ -261,7 +274,7 @@ class TrainingSession:
             return result
         finally:
             control.before_wait = inner
-            self._control = None
+            self._control = self._loop_thread = None
             self._release()
 
     def holding(self):

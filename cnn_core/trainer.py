@@ -20,6 +20,7 @@ from .losses import cross_entropy
 from .optimizers import SCHEDULES, SGD
 from .parallel import DataParallel
 from .snapshots import SnapshotStore
+from .step_record import StepRecorder
 
 # A mean cross-entropy this large means the logits have blown up (chance is 2.3).
 EXPLODED_LOSS = 1e3
@@ -188,10 +189,19 @@ class Trainer:
         self.batch = 0                          # finished batches in the current epoch
         self._order = None
         self._epoch_sums = [0.0, 0.0, 0.0]      # loss sum, correct count, seconds
+        self.keep_last_step = True
+        self._recorder = StepRecorder()
 
     @property
     def batches_per_epoch(self):
         return math.ceil(len(self.train_labels) / self.config.batch_size)
+
+    @property
+    def last_step(self):
+        """The last batch's :class:`~cnn_core.step_record.StepRecord` (images, weights
+        before and after, gradients, ...); None before the first batch, during one, and
+        after a rewind.  Read it between batches (it copies what the trainer still holds)."""
+        return self._recorder.record()
 
     @property
     def step_count(self):
@@ -253,6 +263,7 @@ class Trainer:
     def _train_batch(self):
         """One SGD step; returns a BatchRecord, or None (weights restored) on divergence."""
         started = time.perf_counter()
+        self._recorder.clear()      # the batch overwrites what the last record needs
         images, labels = self._next_batch()
         lr = self.learning_rate()
         loss, logits = self._parallel.train_step(images, labels)
@@ -269,6 +280,8 @@ class Trainer:
         momentum = self.config.momentum
         self.optimizer.lr, self.optimizer.momentum = lr, momentum
         self.optimizer.weight_decay = self.config.weight_decay
+        if self.keep_last_step:     # what the update overwrites, before it does
+            self._recorder.begin(self.network, self.optimizer, images, labels)
         self.optimizer.step(self._parallel.grads, self._parallel.executor)
         if not all(np.isfinite(value).all() for _, value in self.network.named_params()):
             self._roll_back("the weights overflowed")   # the update itself did
@@ -276,6 +289,9 @@ class Trainer:
         correct = int((logits.argmax(axis=1) == labels).sum())
         dead = self._parallel.dead_relu_fractions() if self.track_health else {}
         self.batch += 1
+        if self.keep_last_step:
+            self._recorder.finish(self.network, self.optimizer, self._parallel.grads, loss,
+                                  self.epoch + 1, self.batch, self.batches_per_epoch)
         seconds = time.perf_counter() - started
         sums = self._epoch_sums
         sums[0] += loss * len(labels)
@@ -323,6 +339,7 @@ class Trainer:
         self.epoch, self.batch, self._order = epoch, 0, None
         self._epoch_sums = [0.0, 0.0, 0.0]
         self.optimizer.reset()
+        self._recorder.clear()
 
     def history_as_dicts(self):
         """The epoch history as plain dicts (for JSON model metadata and CSV)."""

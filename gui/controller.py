@@ -48,6 +48,9 @@ class TrainingController(QObject):
     diverged(Divergence) : the run blew up here (sent just before its ``rewound``).
     rewound(int) : history after this epoch is gone.
     locked_changed(bool) : whether the data-defining settings are frozen (the run has begun).
+    last_step_changed(StepRecord) : the run waits (a pause, a step's end) or has ended after
+        a new batch: its step record, for the One step view.  Never sent while a run goes
+        on, so keeping the record costs training nothing.
     """
 
     state_changed = Signal(str)
@@ -61,6 +64,7 @@ class TrainingController(QObject):
     diverged = Signal(object)
     rewound = Signal(int)
     locked_changed = Signal(bool)
+    last_step_changed = Signal(object)
 
     # Queued into the worker's thread; used only while the worker is idle.
     _run_requested = Signal(object, object)
@@ -71,6 +75,7 @@ class TrainingController(QObject):
         self.control = None
         self.worker_waiting = False
         self._rewind_pending = None     # epoch a stopping run goes back to once it ends
+        self._last_step = None          # the StepRecord last sent in last_step_changed
         # The one session for the controller's life; the draw place reads its snapshots.
         self.session = TrainingSession(network.copy(), description,
                                        workers=training_threads(), track_health=True)
@@ -121,6 +126,13 @@ class TrainingController(QObject):
     def locked(self):
         """Whether the run has begun, so its data-defining settings are fixed."""
         return self._locked
+
+    @property
+    def last_step(self):
+        """The last trained batch's :class:`~cnn_core.step_record.StepRecord`, or None
+        (before any batch, after a rewind or reset).  While a batch runs, the one last
+        sent in ``last_step_changed``."""
+        return self.session.last_step or self._last_step
 
     def current_model(self):
         """The model on show (live, or the timeline's epoch), a :class:`ModelRecord`."""
@@ -254,6 +266,8 @@ class TrainingController(QObject):
             press(control)
             self._launch(config, control)
         elif self.state in ("running", "paused"):
+            if self._viewed is not None:
+                self.view_epoch(self.latest_epoch)  # the step trains the live model
             press(self.control)
             self.worker_waiting = False
             self._set_state("paused")
@@ -267,6 +281,7 @@ class TrainingController(QObject):
 
     def _begin_session(self, description):
         self._latest = 0
+        self._last_step = None
         self._viewed = None
         self._viewed_model = None
         self._session_description = description
@@ -323,9 +338,17 @@ class TrainingController(QObject):
 
     def _on_waiting(self):
         self.worker_waiting = True
+        self._send_last_step()
+
+    def _send_last_step(self):
+        step = self.session.last_step   # the loop waits or has ended: it can be read
+        if step is not None and step is not self._last_step:
+            self._last_step = step
+            self.last_step_changed.emit(step)
 
     def _on_rewound(self, epoch):
         self._latest = epoch
+        self._last_step = None
         self._viewed = None
         self._set_locked(epoch > 0)
         self.rewound.emit(epoch)
@@ -337,6 +360,7 @@ class TrainingController(QObject):
         epoch, self._rewind_pending = self._rewind_pending, None
         if epoch is None:
             self._set_state("idle")
+        self._send_last_step()
         self.run_ended.emit(ended)
         if epoch is not None:
             # A run stopped to go back to an earlier epoch goes back now, after its own

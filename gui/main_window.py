@@ -30,6 +30,7 @@ from .recent_files import RecentFiles
 from .style import keep_plots_whole
 from .task_progress import TaskProgress
 from .tour import NoticeBar
+from .train.one_step import describe_step
 from .train.page import TrainPage
 from .window_state import WindowTheme, fitted_size, restore_window, save_window
 
@@ -129,6 +130,7 @@ class MainWindow(QMainWindow):
                                       self._status, self.show_message)
         self._build_menus()
         self._wire()
+        self._wire_one_step()
         self.train_page.dataset.set_mnist_ready(is_mnist_downloaded())
         self.controller.announce()
         keep_plots_whole(self)
@@ -250,6 +252,51 @@ class MainWindow(QMainWindow):
             lambda why: why and self.statusBar().showMessage(why, 5000))
         task.cancel_requested.connect(evaluate.cancel)
         evaluate.example_chosen.connect(lambda *_: self.tabs.setCurrentWidget(draw))
+
+    def _wire_one_step(self):
+        """The Train place's One step tab: the last step in, and what a step did said in
+        the status bar.  Its ``image_chosen`` (an image of the batch, its label, the model
+        before the step) is for the backward view."""
+        c, view = self.controller, self.train_page.one_step
+        actions = self.train_page.buttons.actions
+        self._stepping = self._step_to_describe = None
+        c.last_step_changed.connect(self._on_last_step)
+        c.session_started.connect(view.clear)
+        c.rewound.connect(view.clear)
+        view.last_step_requested.connect(self._show_last_step)
+        view.described.connect(self._on_step_described)
+        # After _wire's own connections: a press that started nothing (a wrong setting) is
+        # not waited for.
+        actions["step_batch"].triggered.connect(lambda: self._note_step("batch"))
+        actions["step_epoch"].triggered.connect(lambda: self._note_step("epoch"))
+
+    def _note_step(self, what):
+        if self.controller.state == "paused":
+            self._stepping = what
+
+    def _show_last_step(self):
+        if self.controller.state == "running":
+            self.statusBar().showMessage("The last step can be shown between batches: "
+                                         "press Pause first", 5000)
+        self.train_page.one_step.show_step(self.controller.last_step)
+
+    def _on_last_step(self, step):
+        stepping, self._stepping = self._stepping, None
+        self._step_to_describe = step if stepping == "batch" else None
+        self.train_page.one_step.show_step(step, describe=stepping == "batch")
+        history = self.controller.history
+        if stepping == "epoch" and history and history[-1].epoch == step.epoch:
+            record = history[-1]
+            note = self.autosaver.note
+            self.statusBar().showMessage(
+                f"Stepped to the end of epoch {record.epoch}: train loss "
+                f"{record.train_loss:.2f}, validation loss {record.val_loss:.2f}, "
+                f"validation accuracy {record.val_accuracy:.1%}" + (f"; {note}" if note else ""))
+
+    def _on_step_described(self, step, result):
+        if step is self._step_to_describe:
+            self._step_to_describe = None
+            self.statusBar().showMessage(f"Stepped one batch: {describe_step(step, result)}")
 
     # --- commands ---------------------------------------------------------------------
 
@@ -456,6 +503,7 @@ class MainWindow(QMainWindow):
             # still wait for a background job (the unsure flag's fit takes a second).
             self.evaluate_place.shutdown()
             self.draw_place.shutdown()
+            self.train_page.one_step.shutdown()
             seconds = self.controller.shutdown()
             log.info("training thread ended %.2f s after close", seconds)
             if not self._shared_session:
