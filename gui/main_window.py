@@ -26,6 +26,7 @@ from .draw.place import DrawExplainPlace
 from .evaluate.place import EvaluatePlace
 from .exports_menu import ExportCommands
 from .help_text import ABOUT, TOUR, HowItWorksDialog
+from .network.backward_window import BackwardWindow
 from .recent_files import RecentFiles
 from .style import keep_plots_whole
 from .task_progress import TaskProgress
@@ -265,10 +266,17 @@ class MainWindow(QMainWindow):
         c.rewound.connect(view.clear)
         view.last_step_requested.connect(self._show_last_step)
         view.described.connect(self._on_step_described)
+        self.backward_window = None         # made on the first click of an image
+        view.image_chosen.connect(self._show_training_backward)
         # After _wire's own connections: a press that started nothing (a wrong setting) is
         # not waited for.
         actions["step_batch"].triggered.connect(lambda: self._note_step("batch"))
         actions["step_epoch"].triggered.connect(lambda: self._note_step("epoch"))
+
+    def _show_training_backward(self, image, label, model):
+        if self.backward_window is None:
+            self.backward_window = BackwardWindow(self)
+        self.backward_window.show_image(image, label, model)
 
     def _note_step(self, what):
         if self.controller.state == "paused":

@@ -164,6 +164,15 @@ def test_step_batch_and_epoch_work_from_every_state(window, qtbot):
     view = step_and_wait(qtbot, window, "step_batch")
     said(window, qtbot, "Stepped one batch: epoch 1 batch 1/8, loss ")
     assert "batch 1 of 8" in view.header.text() and view.grid.count() == 32
+    # A click on an image opens its backward pass, for its label, on the weights before.
+    rect = view.grid.visualItemRect(view.grid.item(3))
+    qtbot.mouseClick(view.grid.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    shown_pass = window.backward_window
+    qtbot.waitUntil(lambda: shown_pass is not None and shown_pass.isVisible(), timeout=WAIT_MS)
+    i = view.grid.batch_index(3)
+    assert shown_pass.view.flow.label == view._step.labels[i]
+    assert f"label {view._step.labels[i]}" in shown_pass.windowTitle()
+    shown_pass.close()
     # Paused: another.
     step_and_wait(qtbot, window, "step_batch")
     said(window, qtbot, "Stepped one batch: epoch 1 batch 2/8")
