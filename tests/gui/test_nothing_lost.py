@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QFileDialog
 from cnn_core.model_files import load_model
 from gui.autosave import KEPT_KEY, kept_snapshots
 from gui.main_window import MainWindow
+from gui.save_places import with_extension
 
 from .conftest import WAIT_MS, epoch_points, press, set_fields, trainer_of, wait_idle
 
@@ -52,6 +53,12 @@ def lists(folder, file_filter, name):
     """Whether an Open dialog with ``file_filter`` ("Models (*.npz);;...") shows ``name``."""
     patterns = file_filter.split(";;")[0].split("(")[1].rstrip(")").split()
     return name in QDir(str(folder)).entryList(patterns, QDir.Filter.Files)
+
+
+@pytest.mark.parametrize("typed, kept", [("epoch4", "epoch4.npz"), ("run.v2", "run.v2.npz"),
+                                          ("a.NPZ", "a.NPZ"), ("/x/m.npz", "/x/m.npz")])
+def test_a_name_gets_the_extension_it_lacks(typed, kept):
+    assert with_extension(typed, ".npz") == kept
 
 
 def test_a_model_saved_without_extension_lands_in_documents_and_open_lists_it(
