@@ -28,9 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_write
-from .errors import ModelFileError
+from .errors import ConfigError, ModelFileError
 from .layers import LAYER_TYPES
 from .network import Network
+from .trainer import EpochRecord, TrainConfig
 
 FORMAT_VERSION = 1
 METADATA_KEY = "metadata.json"
@@ -98,6 +99,8 @@ def _read_arrays(path):
         raise ModelFileError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
     try:
         loaded = np.load(path, allow_pickle=False)
+    except PermissionError:     # an OSError, but no fault of the file's contents
+        raise ModelFileError(f"{path.name}: cannot be read (permission denied)") from None
     except (zipfile.BadZipFile, EOFError, *_CORRUPT_ARCHIVE_ERRORS):
         raise ModelFileError(f"{path.name}: not a model file, or a damaged one "
                              f"(not a valid .npz archive)") from None
@@ -262,3 +265,34 @@ def load_model(path):
     arrays = _read_arrays(path)
     meta = _read_metadata(path, arrays)
     return _build_network(path, meta, arrays), meta
+
+
+def training_history(meta):
+    """A model file's training history as ``(list of EpochRecord, TrainConfig or None)``.
+
+    Files from before the history was kept, or whose history does not make sense
+    (missing fields, epochs out of order), give an empty list: the weights are
+    still good, only the curves cannot be shown.  Settings that no longer pass
+    :meth:`TrainConfig.validate` give None.
+    """
+    records = []
+    try:
+        for number, entry in enumerate(meta.get("history") or [], start=1):
+            record = EpochRecord(**entry)
+            numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                          for v in entry.values())
+            if record.epoch != number or not numbers:
+                return [], _config(meta)
+            records.append(record)
+    except TypeError:       # not a list of tables with exactly the record's fields
+        records = []
+    return records, _config(meta)
+
+
+def _config(meta):
+    try:
+        config = TrainConfig(**meta.get("training", {}))
+        config.validate()
+    except (TypeError, ConfigError):
+        return None
+    return config

@@ -104,18 +104,22 @@ class TrainingSession:
         self.batch_history = []         # BatchRecord per trained batch
         self.snapshots.clear()          # the epochs of the session that ends here
         self.snapshots[0] = network.state_dict()
+        self._earlier = []              # EpochRecords of a resumed run, until a trainer takes them
+        self.first_epoch = 0            # the earliest epoch from which every snapshot is kept
 
     # --- what it holds (any thread) -----------------------------------------------
 
     @property
     def epoch_history(self):
         """The EpochRecord of every finished epoch, in order (a new list)."""
-        return list(self.trainer.history) if self.trainer else []
+        return list(self.trainer.history) if self.trainer else list(self._earlier)
 
     @property
     def epoch(self):
         """Finished epochs."""
-        return self.trainer.epoch if self.trainer else 0
+        if self.trainer:
+            return self.trainer.epoch
+        return self._earlier[-1].epoch if self._earlier else 0
 
     @property
     def batch(self):
@@ -145,7 +149,7 @@ class TrainingSession:
             description = f"epoch {trainer.epoch + 1}, batch {trainer.batch}"
         else:
             description = f"after epoch {trainer.epoch}"
-        history = trainer.history if trainer else []
+        history = self.epoch_history
         return ModelRecord.of(self.network.architecture, self.network.state_dict(), description,
                               self.epoch, self.batch, history[-1] if history else None)
 
@@ -196,6 +200,36 @@ class TrainingSession:
         """
         return self._change(lambda: self._reset(network, description))
 
+    def resume(self, network, description, history, snapshots, config=None):
+        """Start a session that goes on from an earlier one (a kept session, a saved model).
+
+        Parameters
+        ----------
+        network : Network
+            The weights to go on from (trained by this very object).
+        history : list of EpochRecord
+            The earlier run's finished epochs; the next run trains the one after.
+        snapshots : dict of int to state_dict
+            The epoch snapshots that were kept.  Epoch 0 defaults to ``network``'s
+            weights, the base the kernels' drift is measured from.
+        config : TrainConfig or None
+            The settings the earlier run trained with (default: keep the current ones).
+        """
+        return self._change(lambda: self._resume(network, description, history, snapshots,
+                                                 config))
+
+    def _resume(self, network, description, history, snapshots, config):
+        self._reset(network, description)
+        for epoch, state in sorted(snapshots.items()):
+            self.snapshots[epoch] = state
+        self._earlier = list(history)
+        first = self.epoch
+        while first > 0 and first - 1 in snapshots:
+            first -= 1
+        self.first_epoch = first
+        if config is not None:
+            self.config = dataclasses.replace(config)
+
     def _change(self, apply):
         with self._lock:
             if self._busy:
@@ -216,6 +250,8 @@ class TrainingSession:
             self.trainer.rewind_to(epoch)
         else:
             self.network.load_state_dict(self.snapshots[epoch])
+            self.snapshots.truncate(epoch)
+            self._earlier = [r for r in self._earlier if r.epoch <= epoch]
         self.batch_history = [r for r in self.batch_history if r.epoch <= epoch]
         if self.on_rewound:
             self.on_rewound(epoch)
@@ -312,10 +348,15 @@ class TrainingSession:
         if self.extra_training is not None:
             images = np.concatenate([images, self.extra_training.images])
             labels = np.concatenate([labels, self.extra_training.labels])
-        # A new trainer takes the current weights as the store's epoch 0.
+        # A new trainer takes the current weights as the store's epoch 0; a resumed
+        # session's kept snapshots (read from disk if spilled) go back in after it.
+        kept = {epoch: self.snapshots[epoch] for epoch in self.snapshots} if self._earlier else {}
         self.trainer = Trainer(self.network, images, labels, val.as_float(), val.labels, config,
                                track_health=self.track_health, workers=self.workers,
                                snapshots=self.snapshots)
+        if self._earlier:
+            self.trainer.resume(self._earlier, kept)
+            self._earlier = []
         self._trainer_key, self.config = key, config
         self.batch_history = []
         return self.trainer

@@ -341,6 +341,19 @@ class Trainer:
         self.optimizer.reset()
         self._recorder.clear()
 
+    def resume(self, history, snapshots):
+        """Go on from an earlier run of this network: its EpochRecords and whichever of its
+        epoch snapshots were kept (``{epoch: state_dict}``, epoch 0 included).
+
+        The network holds the weights to go on from; training continues at epoch
+        ``history[-1].epoch + 1`` on the schedule where that run left it, with the
+        optimizer's momentum starting afresh (it was not kept).
+        """
+        for epoch, state in sorted(snapshots.items()):
+            self.snapshots[epoch] = state
+        self.history = list(history)
+        self.epoch, self.batch, self._order = (history[-1].epoch if history else 0), 0, None
+
     def history_as_dicts(self):
         """The epoch history as plain dicts (for JSON model metadata and CSV)."""
         return [asdict(r) for r in self.history]

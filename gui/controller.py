@@ -20,7 +20,7 @@ from cnn_core.control import TrainingControl
 from cnn_core.network import Network
 from cnn_core.session import TrainingSession
 
-from .records import kernel_frame
+from .records import EpochSummary, kernel_frame
 from .training_worker import TrainingWorker, training_threads
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,8 @@ class TrainingController(QObject):
     last_step_changed(StepRecord) : the run waits (a pause, a step's end) or has ended after
         a new batch: its step record, for the One step view.  Never sent while a run goes
         on, so keeping the record costs training nothing.
+    history_restored(list) : an EpochSummary per earlier epoch of a resumed session, sent
+        right after its ``session_started`` (``state`` is None where no snapshot was kept).
     """
 
     state_changed = Signal(str)
@@ -65,6 +67,7 @@ class TrainingController(QObject):
     rewound = Signal(int)
     locked_changed = Signal(bool)
     last_step_changed = Signal(object)
+    history_restored = Signal(object)
 
     # Queued into the worker's thread; used only while the worker is idle.
     _run_requested = Signal(object, object)
@@ -121,6 +124,11 @@ class TrainingController(QObject):
     def latest_epoch(self):
         """The last finished epoch the panels have been told of (0 before any)."""
         return self._latest
+
+    @property
+    def viewed_epoch(self):
+        """The epoch the timeline shows (the latest while it follows the live model)."""
+        return self._timeline_position()
 
     @property
     def locked(self):
@@ -194,6 +202,21 @@ class TrainingController(QObject):
             self.session.reset(network, description)
             self._begin_session(description)
 
+    def resume_session(self, network, description, history, snapshots, config):
+        """Go on from an earlier session (a kept one, a saved model with its history);
+        only while idle.  See :meth:`cnn_core.session.TrainingSession.resume`."""
+        if self.state != "idle":
+            return
+        self.session.resume(network, description, history, snapshots, config)
+        self._begin_session(description)
+        self._latest = self.session.epoch
+        total = max(self.session.config.epochs, self._latest)
+        self.history_restored.emit([EpochSummary(r, self.snapshots[r.epoch]
+                                                 if r.epoch in self.snapshots else None, total)
+                                    for r in history])
+        self._set_locked(self._latest > 0)
+        self.timeline_changed.emit(self._latest, self._latest)
+
     def reset(self, seed):
         """Start a new session from fresh He-initialised weights, same layers as on show."""
         architecture = self._live_model.layer_specs()
@@ -205,6 +228,10 @@ class TrainingController(QObject):
             self._viewed = None
             self.kernels_changed.emit(self._live_frame)
             self.model_changed.emit(self._live_model)
+        elif epoch < self.session.first_epoch:
+            # Not kept (a saved model keeps only its own epoch): the earliest kept one.
+            self.view_epoch(self.session.first_epoch)
+            return
         else:
             self._viewed = epoch
             # Read once: an older epoch comes from disk.  Its arrays are read-only already.

@@ -3,13 +3,10 @@
 An object the main window holds (``window.exports``); it knows only the
 collaborators it is given, not the window.
 """
-from pathlib import Path
-
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from cnn_core import paths
-
 from . import export
+from .save_places import remember_folder, start_folder, with_extension
 
 
 class ExportCommands:
@@ -28,11 +25,13 @@ class ExportCommands:
         ``status(text, milliseconds)`` shows a line in the status bar.
     warn : callable
         ``warn(icon, title, text)`` shows a message box that does not block.
+    settings : QSettings
+        Where the last folder used for pictures and tables is remembered.
     """
 
-    def __init__(self, parent, controller, pinned, status, warn):
+    def __init__(self, parent, controller, pinned, status, warn, settings):
         self._parent, self._controller, self._pinned = parent, controller, pinned
-        self._status, self._warn = status, warn
+        self._status, self._warn, self._settings = status, warn, settings
 
     def build_menu(self, menu, panels):
         """Fill ``menu``; ``panels`` is a sequence of ``(label, callable giving a widget)``."""
@@ -45,7 +44,7 @@ class ExportCommands:
 
     def export_png(self, widget, path=None):
         """Save a panel as it looks now."""
-        return self._export(path, "panel.png", "PNG images (*.png)",
+        return self._export(path, "panel.png", "images", "PNG images (*.png)",
                             lambda p: export.widget_png(widget, p))
 
     def export_kernels_gif(self, path=None):
@@ -55,7 +54,7 @@ class ExportCommands:
             return self._nothing("Train at least one epoch first: the GIF shows the kernels "
                                  "changing from epoch to epoch.")
         names = c.current_model().conv_layer_names()
-        return self._export(path, "kernels.gif", "GIF images (*.gif)",
+        return self._export(path, "kernels.gif", "images", "GIF images (*.gif)",
                             lambda p: export.kernels_gif(c.snapshots, names, p))
 
     def export_gradcam_gif(self, path=None):
@@ -65,7 +64,7 @@ class ExportCommands:
         if not frames:
             return self._nothing("Pin a drawing in Draw & Explain and train: the GIF shows its "
                                  "Grad-CAM epoch by epoch.")
-        return self._export(path, "gradcam.gif", "GIF images (*.gif)",
+        return self._export(path, "gradcam.gif", "images", "GIF images (*.gif)",
                             lambda p: export.gradcam_gif(pinned.digit, frames, p))
 
     def export_history_csv(self, path=None):
@@ -73,23 +72,26 @@ class ExportCommands:
         history = self._controller.history
         if not history:
             return self._nothing("No epoch has been trained in this session yet.")
-        return self._export(path, "history.csv", "CSV files (*.csv)",
+        return self._export(path, "history.csv", "tables", "CSV files (*.csv)",
                             lambda p: export.history_csv(history, p))
 
-    def _export(self, path, default_name, file_filter, write):
+    def _export(self, path, default_name, kind, file_filter, write):
+        """Write with ``write(path)``; a name typed without the default's extension gets it
+        (a GIF writer, say, needs it to know the format, and Open filters by it)."""
         if path is None:
-            start = paths.user_data_dir()
-            folder = start if start.is_dir() else Path.home()
+            folder = start_folder(self._settings, kind)
             path, _ = QFileDialog.getSaveFileName(self._parent, "Export",
                                                   str(folder / default_name), file_filter)
             if not path:
                 return False
+        path = with_extension(path, default_name[default_name.rindex("."):])
         try:
             write(path)
         except (OSError, ValueError) as exc:
             self._warn(QMessageBox.Icon.Warning, "Cannot export",
                        f"Cannot write {path}: {getattr(exc, 'strerror', None) or exc}")
             return False
+        remember_folder(self._settings, kind, path)
         self._status(f"Exported {path}", 5000)
         return True
 

@@ -3,10 +3,11 @@
 All connections between the controller, the downloader and the panels are
 made in :meth:`MainWindow._wire`; panels never call each other or the worker.
 """
+import dataclasses
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QEvent
+from PySide6.QtCore import QEvent, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QMainWindow, QMessageBox, QTabWidget,
                                QVBoxLayout, QWidget)
@@ -14,7 +15,7 @@ from PySide6.QtWidgets import (QFileDialog, QMainWindow, QMessageBox, QTabWidget
 from cnn_core import paths
 from cnn_core.download import is_mnist_downloaded
 from cnn_core.errors import ConfigError, ModelFileError
-from cnn_core.model_files import load_model, save_model
+from cnn_core.model_files import load_model, save_model, training_history
 from cnn_core.network import Network
 
 from . import settings_store
@@ -28,6 +29,7 @@ from .exports_menu import ExportCommands
 from .help_text import ABOUT, TOUR, HowItWorksDialog
 from .network.backward_window import BackwardWindow
 from .recent_files import RecentFiles
+from .save_places import remember_folder, start_folder, with_extension
 from .style import keep_plots_whole
 from .task_progress import TaskProgress
 from .tour import NoticeBar
@@ -128,10 +130,11 @@ class MainWindow(QMainWindow):
         self.autosaver = Autosaver(self.settings, self.controller, self._add_notice,
                                    self.open_model_file, self._status)
         self.exports = ExportCommands(self, self.controller, self.draw_place.controller.pinned,
-                                      self._status, self.show_message)
+                                      self._status, self.show_message, self.settings)
         self._build_menus()
         self._wire()
         self._wire_one_step()
+        self._wire_nothing_lost()
         self.train_page.dataset.set_mnist_ready(is_mnist_downloaded())
         self.controller.announce()
         keep_plots_whole(self)
@@ -186,7 +189,7 @@ class MainWindow(QMainWindow):
             lambda: c.reset(page.settings.fields["seed"].value()))
         page.settings.live_changed.connect(lambda values: c.set_live(**values))
         page.timeline.epoch_selected.connect(c.view_epoch)
-        page.timeline.rewind_requested.connect(c.rewind_to_viewed)
+        page.timeline.rewind_requested.connect(self.ask_continue_from_here)
         page.dataset.dataset_changed.connect(page.settings.set_dataset)
         page.dataset.download_requested.connect(self._download)
         page.dataset.cancel_requested.connect(self.downloader.cancel)
@@ -306,6 +309,69 @@ class MainWindow(QMainWindow):
             self._step_to_describe = None
             self.statusBar().showMessage(f"Stepped one batch: {describe_step(step, result)}")
 
+    # --- nothing lost: resumed sessions, the kept session, Continue from here ----------
+
+    def _wire_nothing_lost(self):
+        """A resumed session's curves and settings; the autosaver follows the sessions;
+        a Continue from here that was answered trains on once the run is idle."""
+        self.continue_box = None
+        self._train_on_when_idle = False
+        self.controller.history_restored.connect(self._show_restored_history)
+        self.controller.session_started.connect(self.autosaver.start_session)
+        self.controller.state_changed.connect(self._train_on_after_rewind)
+
+    def _show_restored_history(self, summaries):
+        page = self.train_page
+        for summary in summaries:
+            for slot in (page.curves.add_epoch, page.progress.add_epoch, page.timeline.add_epoch):
+                slot(summary)
+            if summary.state is not None:
+                page.kernels.add_epoch(summary)
+        config = dataclasses.asdict(self.controller.config)
+        settings_store.set_fields(page.settings.fields,
+                                  {k: v for k, v in config.items() if k != "dataset"})
+
+    def ask_continue_from_here(self):
+        """Say which epochs "Continue from here" discards; once answered, go back and train on."""
+        c = self.controller
+        viewed, latest = c.viewed_epoch, c.latest_epoch
+        later = latest - viewed
+        unfinished = c.state == "paused" and c.session.batch > 0
+        if later <= 0 and not unfinished:
+            return self._continue_from_here()
+        lost = []
+        if later:
+            span = f"Epoch {latest}" if later == 1 else f"Epochs {viewed + 1}-{latest}"
+            lost.append(f"{span} ({later} epoch{'s' if later > 1 else ''})")
+        if unfinished:
+            lost.append("the unfinished epoch of the paused run")
+        box = QMessageBox(QMessageBox.Icon.Question, "Continue from here",
+                          f"Continue from epoch {viewed}? {' and '.join(lost)} will be "
+                          f"discarded, and training goes on from the end of epoch {viewed}.",
+                          QMessageBox.StandardButton.Cancel, self)
+        box.setObjectName("continue_box")
+        yes = box.addButton(f"Continue from epoch {viewed}", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(yes)
+        box.buttonClicked.connect(lambda button: button is yes and self._continue_from_here())
+        box.open()
+        self.continue_box = box
+
+    def _continue_from_here(self):
+        c = self.controller
+        if c.state == "idle":
+            c.rewind_to_viewed()
+            self._start()
+        elif c.state == "paused":
+            self._train_on_when_idle = True     # the paused run ends first, then goes back
+            c.rewind_to_viewed()
+
+    def _train_on_after_rewind(self, state):
+        if state == "idle" and self._train_on_when_idle:
+            self._train_on_when_idle = False
+            # After every slot has seen "idle": starting inside this signal would reach
+            # the later slots after "running".
+            QTimer.singleShot(0, self._start)
+
     # --- commands ---------------------------------------------------------------------
 
     def _read_config(self):
@@ -342,18 +408,19 @@ class MainWindow(QMainWindow):
         self.train_page.dataset.download_started()
         self.downloader.start()
 
-    def open_model_file(self, path=None, remember=True):
+    def open_model_file(self, path=None, remember=True, snapshots=None):
         """Load a model file (asking for one when ``path`` is None); False if nothing changed.
 
-        ``remember`` puts it in File → Open recent.
+        ``remember`` puts it in File → Open recent.  A file with a training history
+        goes on from it (its curves shown); ``snapshots(network, latest_epoch)`` gives the
+        epoch snapshots kept with it (the autosave's), else only its own epoch is kept.
         """
         if self.controller.state != "idle":
             return False
         if path is None:
-            folder = self._models_dir()
-            start = folder if folder.is_dir() else paths.RESOURCES_DIR
-            path, _ = QFileDialog.getOpenFileName(self, "Open model", str(start),
-                                                  "Models (*.npz);;All files (*)")
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Open model", str(start_folder(self.settings, "models")),
+                "Models (*.npz);;All files (*)")
             if not path:
                 return False
         try:
@@ -370,26 +437,29 @@ class MainWindow(QMainWindow):
                               f"the one this window is built for; the command line "
                               f"(explainable-cnn evaluate, predict, explain --model) can use it.")
             return False
-        self.controller.replace_model(network, describe(path, meta))
+        history, config = training_history(meta)
+        if history:
+            latest = history[-1].epoch
+            kept = snapshots(network, latest) if snapshots else {}
+            kept.setdefault(latest, network.state_dict())
+            self.controller.resume_session(network, describe(path, meta), history, kept, config)
+        else:
+            self.controller.replace_model(network, describe(path, meta))
         self.statusBar().showMessage(f"Opened {path}", 5000)
         if remember:
             self.recent.remember(path)
+            remember_folder(self.settings, "models", path)
         return True
 
     def save_model_file(self, path=None):
         """Save the model on show (asking where when ``path`` is None); False on failure."""
         if path is None:
-            folder = self._models_dir()
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                self.statusBar().showMessage(f"Cannot create {folder} ({exc.strerror or exc}); "
-                                             f"choose another place", 10000)
-                folder = Path.home()
+            folder = start_folder(self.settings, "models")
             path, _ = QFileDialog.getSaveFileName(self, "Save model", str(folder / "model.npz"),
                                                   "Models (*.npz)")
             if not path:
                 return False
+        path = with_extension(path, ".npz")     # else File -> Open would not list it
         model = self.controller.current_model()
         try:
             save_model(path, model.network(), self.controller.metadata())
@@ -398,6 +468,7 @@ class MainWindow(QMainWindow):
             return False
         self.statusBar().showMessage(f"Saved the model ({model.description}) to {path}", 5000)
         self.recent.remember(path)
+        remember_folder(self.settings, "models", path)
         return True
 
     def show_how_it_works(self):
@@ -415,10 +486,6 @@ class MainWindow(QMainWindow):
         box.setObjectName("about_box")
         box.open()
         self.about_box = box
-
-    @staticmethod
-    def _models_dir():
-        return paths.user_data_dir() / "models"
 
     def _status(self, text, milliseconds=0):
         self.statusBar().showMessage(text, milliseconds)
@@ -515,5 +582,6 @@ class MainWindow(QMainWindow):
             seconds = self.controller.shutdown()
             log.info("training thread ended %.2f s after close", seconds)
             if not self._shared_session:
+                self.autosaver.keep_at_close()      # the next start offers to continue it
                 mark_clean_exit(self.settings)
         event.accept()

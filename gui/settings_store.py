@@ -50,6 +50,14 @@ def restore_fields(settings, group, fields):
         settings.endGroup()
 
 
+def set_fields(fields, values):
+    """Put ``values`` (``{name: value}``, e.g. a TrainConfig as a dict) into the form widgets
+    of the same names; other names are skipped."""
+    for name, widget in fields.items():
+        if name in values:
+            _set(widget, values[name])
+
+
 def _set(widget, value):
     if isinstance(widget, QComboBox):
         index = widget.findData(value)

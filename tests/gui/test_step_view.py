@@ -194,7 +194,7 @@ def test_step_batch_and_epoch_work_from_every_state(window, qtbot):
     said(window, qtbot, "Stepped one batch: epoch 2 batch 2/8")
     # Back on the timeline (the run stopped first), then a batch from there.
     page.timeline.slider.setValue(0)
-    page.timeline.rewind_button.click()
+    window.controller.rewind_to_viewed()    # what Continue from here does once answered
     qtbot.waitUntil(lambda: window.controller.state == "idle"
                     and window.controller.latest_epoch == 0, timeout=WAIT_MS)
     assert view._step is None and view.grid.count() == 0    # its weights are gone

@@ -30,7 +30,7 @@ def test_continue_from_here_works_while_paused(window, qtbot):
     button = timeline.rewind_button
     assert button.isEnabled()
     assert "paused run is stopped first" in button.toolTip()
-    button.click()
+    window.controller.rewind_to_viewed()   # the button asks first: see test_nothing_lost
     qtbot.waitUntil(lambda: window.controller.state == "idle"
                     and window.controller.latest_epoch == 1, timeout=WAIT_MS)
     trainer = trainer_of(window)
@@ -98,7 +98,7 @@ def test_an_earlier_epoch_on_show_is_what_progress_and_dead_relus_show(window, q
     assert health.dead_plot.titleLabel.text == "Dead ReLUs (last batch)"
 
     timeline.slider.setValue(1)
-    timeline.rewind_button.click()
+    window.controller.rewind_to_viewed()   # the button asks first: see test_nothing_lost
     qtbot.waitUntil(lambda: window.controller.latest_epoch == 1, timeout=WAIT_MS)
     assert health.dead_shown == ends[1]
     assert "epoch 1" in health.dead_plot.titleLabel.text
@@ -159,7 +159,7 @@ def test_going_back_clears_the_all_epochs_done_message(window, qtbot):
     error = window.train_page.settings.error
     assert error.isVisible()
     window.train_page.timeline.slider.setValue(1)
-    window.train_page.timeline.rewind_button.click()
+    window.controller.rewind_to_viewed()   # the button asks first: see test_nothing_lost
     qtbot.waitUntil(lambda: window.controller.latest_epoch == 1, timeout=WAIT_MS)
     assert not error.isVisible()
 

@@ -99,7 +99,7 @@ def test_timeline_restores_the_weights_of_the_chosen_epoch(window, qtbot):
     np.testing.assert_array_equal(conv1_weight(window.controller.current_model()), final)
 
     timeline.slider.setValue(1)
-    timeline.rewind_button.click()
+    window.controller.rewind_to_viewed()   # the button asks first: see test_nothing_lost
     qtbot.waitUntil(lambda: window.controller.latest_epoch == 1, timeout=WAIT_MS)
     np.testing.assert_array_equal(conv1_weight(trainer.network), epoch1)
     assert epoch_points(window) == 1 and batch_points(window) == BATCHES_PER_EPOCH
@@ -196,7 +196,7 @@ def test_older_epochs_leave_memory_yet_timeline_pin_gif_and_rewind_have_them(win
     place.learning.pin.click()                 # every frame computed now, two from disk
     assert [f[0] for f in place.learning.frames] == [0, 1, 2, 3, 4]
 
-    window.train_page.timeline.rewind_button.click()
+    window.controller.rewind_to_viewed()   # the button asks first: see test_nothing_lost
     qtbot.waitUntil(lambda: window.controller.latest_epoch == 1, timeout=WAIT_MS)
     restored = trainer_of(window).network.state_dict()
     assert all(restored[k].tobytes() == v.tobytes() for k, v in at_end[1].items())
