@@ -1,0 +1,96 @@
+"""Issue 20, "honest answers" items 4 and 5: evidence for and against on a diverging map,
+the Grad-CAM strip explaining an empty map, and the smaller defects, one test each.
+
+Widget-level: each test builds the one widget it checks and feeds it what the app does.
+"""
+import numpy as np
+import pytest
+
+from cnn_core import paths
+from cnn_core.data import load_sample
+from cnn_core.explain import Explainer
+from cnn_core.model_files import load_model
+from gui.draw.cams import CamStrip
+from gui.draw.jobs import MapChoice, MapResult
+from gui.draw.method_panel import MethodPanel
+from gui.images import AGAINST_RGB, FOR_RGB
+
+CONV = ["conv1", "conv2", "conv3", "conv4"]
+
+
+@pytest.fixture(scope="module")
+def explainer():
+    """An explainer of the shipped model."""
+    return Explainer(load_model(paths.SHIPPED_MODEL)[0])
+
+
+@pytest.fixture(scope="module")
+def validation():
+    return load_sample()[1]
+
+
+def hue_share(picture, rgb):
+    """The share of pixels whose colour leans towards ``rgb`` from the paper (white)."""
+    paper = np.full(3, 255.0)
+    towards = (paper - rgb) / np.linalg.norm(paper - rgb)
+    shift = (paper - picture.reshape(-1, 3).astype(float)) @ towards
+    rest = np.linalg.norm((paper - picture.reshape(-1, 3)) - shift[:, None] * towards, axis=1)
+    return float(np.mean((shift > 40) & (rest < 0.35 * shift)))
+
+
+# --- evidence for and against ----------------------------------------------------------------
+
+@pytest.mark.parametrize("method", ["saliency", "smoothgrad", "integrated-gradients"])
+def test_a_pixel_method_is_drawn_for_and_against_on_a_signed_scale(qtbot, explainer,
+                                                                   validation, method):
+    panel = MethodPanel(CONV)
+    qtbot.addWidget(panel)
+    panel.method.setCurrentIndex(panel.method.findData(method))
+    explanation = explainer.explain(validation.as_float()[0, 0], method)
+    panel.show_result(MapResult(panel.current, explanation, 0.1, 0.5, 0.01))
+    picture = np.asarray(panel.map.image)
+    # Both colours are on the map: evidence for the class and against it.
+    assert hue_share(picture, FOR_RGB) > 0.02
+    assert hue_share(picture, AGAINST_RGB) > 0.02
+    # Zero evidence is plain paper, not a colour of the scale.
+    zero = explanation.signed == 0
+    if zero.any():
+        assert (picture[zero & (explanation.image == 0)] == 255).all()
+    # The legend is symmetric and says which colour is which.
+    assert panel.bar.levels() == (-1, 1)
+    labels = [text for _, text in panel.bar.getAxis("right")._tickLevels[0]]
+    assert labels == ["against", "0", "for"]
+    assert "blue" in panel.bar.toolTip() and "Orange" in panel.bar.toolTip()
+
+
+def test_a_cam_after_a_signed_method_gets_its_evidence_scale_back(qtbot, explainer,
+                                                                  validation):
+    panel = MethodPanel(CONV)
+    qtbot.addWidget(panel)
+    digit = validation.as_float()[0, 0]
+    panel.method.setCurrentIndex(panel.method.findData("saliency"))
+    panel.show_result(MapResult(panel.current, explainer.explain(digit, "saliency"),
+                                0.1, 0.5, 0.01))
+    panel.method.setCurrentIndex(panel.method.findData("gradcam"))
+    panel.show_result(MapResult(panel.current, explainer.explain(digit, "gradcam", "conv4"),
+                                0.1, 0.5, 0.01))
+    assert panel.bar.levels() == (0, 1)
+    assert hue_share(np.asarray(panel.map.image), AGAINST_RGB) == 0
+
+
+def test_the_strip_says_in_place_why_a_map_is_empty(qtbot, explainer, validation):
+    """Grad-CAM at conv3 is empty for most digits of the shipped model."""
+    images = validation.as_float()[:, 0]
+    digit = next(image for image in images
+                 if not explainer.analyse(image).cams["conv3"][1].any())
+    analysis = explainer.analyse(digit)
+    strip = CamStrip(CONV)
+    qtbot.addWidget(strip)
+    strip.show_analysis(digit, analysis)
+    note = strip.notes["conv3"].toPlainText().replace("\n", " ")
+    assert note == f"no positive evidence at conv3 for class {analysis.target}"
+    assert strip.notes["conv3"].isVisible()
+    assert strip.titles["conv3"].text == "conv3"        # not "conv3 · empty"
+    assert not strip.notes["conv4"].isVisible()          # conv4's map has evidence
+    strip.show_empty()
+    assert not strip.notes["conv3"].isVisible()
