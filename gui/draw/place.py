@@ -183,6 +183,8 @@ class DrawExplainPlace(QWidget):
         canvas.changed.connect(c.drawing_changed)
         canvas.finished.connect(c.drawing_finished)
         self.pen_button.toggled.connect(lambda pen: canvas.set_eraser(not pen))
+        canvas.eraser_changed.connect(lambda eraser: (self.eraser_button if eraser
+                                                      else self.pen_button).setChecked(True))
         self.brush.valueChanged.connect(canvas.set_brush_width)
         self.undo_button.clicked.connect(canvas.undo)
         self.clear_button.clicked.connect(canvas.clear)

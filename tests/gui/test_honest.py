@@ -5,14 +5,20 @@ Widget-level: each test builds the one widget it checks and feeds it what the ap
 """
 import numpy as np
 import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QImage
+from PySide6.QtTest import QTest
+from scipy.ndimage import binary_erosion, binary_fill_holes
 
 from cnn_core import paths
 from cnn_core.data import load_sample
 from cnn_core.explain import Explainer
 from cnn_core.model_files import load_model
 from gui.draw.cams import CamStrip
+from gui.draw.canvas import INK_COLOUR, DrawingCanvas
 from gui.draw.jobs import MapChoice, MapResult
 from gui.draw.method_panel import MethodPanel
+from gui.draw.place import DrawExplainPlace
 from gui.images import AGAINST_RGB, FOR_RGB
 
 CONV = ["conv1", "conv2", "conv3", "conv4"]
@@ -94,3 +100,53 @@ def test_the_strip_says_in_place_why_a_map_is_empty(qtbot, explainer, validation
     assert not strip.notes["conv4"].isVisible()          # conv4's map has evidence
     strip.show_empty()
     assert not strip.notes["conv3"].isVisible()
+
+
+# --- the canvas --------------------------------------------------------------------------------
+
+def drawn(canvas, points):
+    """One stroke through ``points`` (fractions of the widget), as the mouse draws it."""
+    pixels = [QPoint(round(x * canvas.width()), round(y * canvas.height())) for x, y in points]
+    QTest.mousePress(canvas, Qt.MouseButton.LeftButton, pos=pixels[0])
+    for pixel in pixels[1:]:
+        QTest.mouseMove(canvas, pixel)
+    QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=pixels[-1])
+
+
+def test_after_clear_with_the_eraser_chosen_the_next_stroke_draws(qtbot):
+    place = DrawExplainPlace(load_model(paths.SHIPPED_MODEL)[0])
+    qtbot.addWidget(place, before_close_func=lambda widget: widget.shutdown())
+    place.resize(1280, 700)
+    place.show()
+    qtbot.waitExposed(place)
+    canvas = place.canvas
+    drawn(canvas, [(0.3, 0.3), (0.6, 0.6)])
+    place.eraser_button.click()
+    place.clear_button.click()
+    assert place.pen_button.isChecked() and not canvas.eraser
+    drawn(canvas, [(0.3, 0.6), (0.6, 0.3)])
+    assert canvas.ink().sum() > 0
+
+
+def test_the_ink_of_overlapping_strokes_is_uniform_with_no_ring_where_the_pen_lifts(qtbot):
+    canvas = DrawingCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(400, 400)
+    canvas.show()
+    qtbot.waitExposed(canvas)
+    # A loop that crosses itself, a line over it, and a dot on the line: overlaps,
+    # starts and ends.
+    loop = [(0.5 + 0.2 * np.sin(t), 0.5 - 0.2 * np.cos(t)) for t in np.linspace(0, 7, 60)]
+    drawn(canvas, loop)
+    drawn(canvas, [(0.2 + 0.6 * t, 0.3 + 0.4 * t) for t in np.linspace(0, 1, 30)])
+    drawn(canvas, [(0.5, 0.5), (0.5, 0.5)])
+    shown = canvas.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    pixels = np.frombuffer(shown.constBits(), np.uint8).reshape(
+        shown.height(), shown.bytesPerLine())[:, :3 * shown.width()].reshape(
+        shown.height(), shown.width(), 3)
+    ink = np.array(INK_COLOUR.getRgb()[:3])
+    # Inside the strokes (a few pixels in from any edge of the ink) every pixel is ink.
+    inked = np.all(np.abs(pixels.astype(int) - ink) < 40, axis=2)
+    inside = binary_erosion(binary_fill_holes(inked) & inked, iterations=3)
+    assert inside.sum() > 2000
+    assert np.abs(pixels[inside].astype(int) - ink).max() <= 2
