@@ -1,6 +1,12 @@
 """Plain-words help: how a CNN works, the About text and the first-run tour."""
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTabWidget, QTextBrowser, QVBoxLayout
 
+
+def with_article(digit):
+    """"a 7", but "an 8"."""
+    return f"an {digit}" if digit == 8 else f"a {digit}"
+
+
 #: (title, HTML) pairs, in the order data flows through the network.
 HOW_IT_WORKS = (
     ("Convolution",

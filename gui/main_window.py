@@ -27,6 +27,7 @@ from .evaluate.place import EvaluatePlace
 from .exports_menu import ExportCommands
 from .help_text import ABOUT, TOUR, HowItWorksDialog
 from .recent_files import RecentFiles
+from .status_bar import ElidingStatusBar
 from .style import keep_plots_whole
 from .task_progress import TaskProgress
 from .tour import NoticeBar
@@ -106,6 +107,7 @@ class MainWindow(QMainWindow):
         self.draw_place = DrawExplainPlace(network)
         self.evaluate_place = EvaluatePlace()
         self.evaluation_task = TaskProgress("Evaluating…")
+        self.setStatusBar(ElidingStatusBar())     # long messages end in "…", whole on hover
         self.statusBar().addPermanentWidget(self.evaluation_task)
         self.tabs = QTabWidget(documentMode=True)
         self.tabs.addTab(self.train_page, "Train")

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from cnn_core.explain.novelty import CALIBRATION_RATE, NOT_A_DIGIT
 
+from ..help_text import with_article
 from ..images import image_view
 from ..style import style_plot
 
@@ -24,11 +25,6 @@ NOT_A_DIGIT_TIP = ("<p>The network's best guess is {guess}, but the features its
                    "100 %, whatever is drawn.</p>")
 CLOSE_CALL_TIP = ("<p>{first} ({p_first:.0%}) and {second} ({p_second:.0%}) are too close to "
                   "call: the drawing has something of both.</p>")
-
-
-def with_article(digit):
-    """"a 7", but "an 8"."""
-    return f"an {digit}" if digit == 8 else f"a {digit}"
 
 
 class PredictionPanel(QWidget):

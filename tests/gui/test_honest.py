@@ -3,11 +3,14 @@ the Grad-CAM strip explaining an empty map, and the smaller defects, one test ea
 
 Widget-level: each test builds the one widget it checks and feeds it what the app does.
 """
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QEvent, QPoint, Qt
+from PySide6.QtGui import QHelpEvent, QImage
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QToolTip, QWidget
 from scipy.ndimage import binary_erosion, binary_fill_holes
 
 from cnn_core import paths
@@ -19,7 +22,9 @@ from gui.draw.canvas import INK_COLOUR, DrawingCanvas
 from gui.draw.jobs import MapChoice, MapResult
 from gui.draw.method_panel import MethodPanel
 from gui.draw.place import DrawExplainPlace
+from gui.evaluate.embedding import EmbeddingMap
 from gui.images import AGAINST_RGB, FOR_RGB
+from gui.status_bar import ElidingStatusBar
 
 CONV = ["conv1", "conv2", "conv3", "conv4"]
 
@@ -150,3 +155,50 @@ def test_the_ink_of_overlapping_strokes_is_uniform_with_no_ring_where_the_pen_li
     inside = binary_erosion(binary_fill_holes(inked) & inked, iterations=3)
     assert inside.sum() > 2000
     assert np.abs(pixels[inside].astype(int) - ink).max() <= 2
+
+
+# --- Evaluate's embedding ------------------------------------------------------------------------
+
+def test_the_embedding_help_is_on_its_legend_not_over_the_points(qtbot):
+    embedding = EmbeddingMap()
+    qtbot.addWidget(embedding)
+    plot_widgets = [embedding.widget, embedding.widget.viewport(),
+                    *embedding.widget.findChildren(QWidget)]
+    assert all(widget.toolTip() == "" for widget in plot_widgets)
+    assert "Each point is a validation image" in embedding.legend.toolTip()
+    assert "What is this?" in embedding.legend.text()
+
+
+def test_the_embedding_caption_says_an_8(qtbot):
+    embedding = EmbeddingMap()
+    qtbot.addWidget(embedding)
+    embedding._evaluation = SimpleNamespace(labels=np.array([8]), predicted=np.array([3]))
+    embedding._images = np.zeros((1, 28, 28), np.uint8)
+    embedding._hovered(embedding.scatters[8], [SimpleNamespace(data=lambda: 0)], None)
+    assert embedding.caption.text() == "Validation image #0: an 8 (wrong: predicted 3)"
+
+
+# --- the status bar ----------------------------------------------------------------------------
+
+def test_a_long_status_message_is_elided_and_whole_on_hover(qtbot):
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    window.setStatusBar(ElidingStatusBar())
+    window.statusBar().addPermanentWidget(QLabel("Evaluating… 50 %"))
+    window.resize(500, 200)
+    window.show()
+    qtbot.waitExposed(window)
+    bar = window.statusBar()
+    message = ("Saved the model (epoch 4, validation accuracy 98.7 %) to "
+               "/home/student/Documents/Explainable CNN/models/epoch4.npz")
+    bar.showMessage(message)
+    shown = bar.shown_message()
+    assert shown.endswith("…") and message.startswith(shown[:-1])
+    assert bar.fontMetrics().horizontalAdvance(shown) <= bar.message_rect().width()
+    permanent = bar.findChild(QLabel)
+    assert bar.message_rect().right() < permanent.geometry().left()
+    QApplication.sendEvent(bar, QHelpEvent(QEvent.Type.ToolTip, QPoint(20, 5),
+                                           bar.mapToGlobal(QPoint(20, 5))))
+    assert QToolTip.text() == message
+    bar.showMessage("Opened a.npz")
+    assert bar.shown_message() == "Opened a.npz"
