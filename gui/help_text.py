@@ -15,7 +15,7 @@ HOW_IT_WORKS = (
      "them up. A kernel that has learnt a stroke direction gives a large number wherever the "
      "image has that stroke, so its output, a <b>feature map</b>, shows where the pattern is. "
      "Each layer has many kernels; later layers combine the earlier maps into larger patterns "
-     "such as loops and corners. The Train place shows the kernels as they change.</p>"),
+     "such as loops and corners. The Train tab shows the kernels as they change.</p>"),
     ("ReLU",
      "<p>ReLU (rectified linear unit) keeps positive numbers and turns negative ones into zero. "
      "Without such a bend, stacking layers would still only compute one linear function. "

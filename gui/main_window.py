@@ -156,11 +156,12 @@ class MainWindow(QMainWindow):
                                   self.show_message)
         file_menu.addAction(self.save_action)
         page = self.train_page
-        self.exports.build_menu(file_menu.addMenu("&Export"), (
-            ("Current place as PNG…", self.tabs.currentWidget),
+        tab_export, *_ = self.exports.build_menu(file_menu.addMenu("&Export"), (
+            ("Current tab as PNG…", self.tabs.currentWidget),
             ("Training curves as PNG…", lambda: page.curves),
             ("Kernel grids as PNG…", lambda: page.kernels),
             ("Explanation map as PNG…", lambda: self.draw_place.method_panel)))
+        self._name_tab_export(tab_export)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         training_menu = self.menuBar().addMenu("&Training")
@@ -228,7 +229,7 @@ class MainWindow(QMainWindow):
             c.model_changed.connect(slot)
         draw, evaluate = self.draw_place, self.evaluate_place
         draw_c = draw.controller
-        c.session_started.connect(lambda _: draw_c.start_session(c.snapshots))
+        c.session_started.connect(lambda origin: draw_c.start_session(c.snapshots, origin))
         c.session_started.connect(evaluate.start_session)
         c.epoch_finished.connect(draw_c.add_epoch)
         c.epoch_finished.connect(evaluate.evaluate_epoch)
@@ -322,6 +323,15 @@ class MainWindow(QMainWindow):
         if remember:
             self.recent.remember(path)
         return True
+
+    def _name_tab_export(self, action):
+        """File → Export's first entry names the tab it saves ("Draw & Explain tab as
+        PNG…"), not "Current place", a word the window shows nowhere else."""
+        def rename():
+            # The tab's text keeps its "&&", which a menu also shows as "&".
+            action.setText(f"{self.tabs.tabText(self.tabs.currentIndex())} tab as PNG…")
+        self.tabs.currentChanged.connect(rename)
+        rename()
 
     def save_model_file(self, path=None):
         """Save the model on show (asking where when ``path`` is None); False on failure."""

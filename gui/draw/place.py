@@ -220,6 +220,7 @@ class DrawExplainPlace(QWidget):
         c.features_ready.connect(self.features.show_features)
         c.features_status.connect(self.features.show_status)
         c.learning_changed.connect(self.learning.show_frames)
+        c.session_origin.connect(self.learning.set_origin)
         c.label_suggested.connect(self.teach.suggest_label)
         c.drawing_present.connect(self.teach.set_drawing_present)
         c.drawing_present.connect(self.learning.pin.setEnabled)

@@ -19,10 +19,14 @@ from cnn_core.explain import Explainer
 from cnn_core.model_files import load_model
 from gui.draw.cams import CamStrip
 from gui.draw.canvas import INK_COLOUR, DrawingCanvas
+from gui.draw.controller import DrawController
 from gui.draw.jobs import MapChoice, MapResult
+from gui.draw.learning import TIP as LEARNING_TIP
+from gui.draw.learning import LearningStrip
 from gui.draw.method_panel import MethodPanel
 from gui.draw.place import DrawExplainPlace
 from gui.evaluate.embedding import EmbeddingMap
+from gui.help_text import HOW_IT_WORKS
 from gui.images import AGAINST_RGB, FOR_RGB
 from gui.status_bar import ElidingStatusBar
 
@@ -202,3 +206,53 @@ def test_a_long_status_message_is_elided_and_whole_on_hover(qtbot):
     assert QToolTip.text() == message
     bar.showMessage("Opened a.npz")
     assert bar.shown_message() == "Opened a.npz"
+
+
+# --- the pinned drawing ------------------------------------------------------------------------
+
+def test_the_pinned_drawing_names_the_shipped_model_not_epoch_0(qtbot):
+    strip = LearningStrip()
+    qtbot.addWidget(strip)
+    digit, heat = np.zeros((28, 28), np.float32), np.zeros((28, 28), np.float32)
+    strip.set_origin("shipped model.npz (validation accuracy 98.8%)")
+    strip.show_frames(digit, [(0, heat, 3, 0.9), (1, heat, 3, 0.95)])
+    assert strip.captions[0].toPlainText() == "shipped\n3 (90%)"
+    assert strip.captions[1].toPlainText() == "epoch 1\n3 (95%)"
+    assert "shipped model.npz (validation accuracy 98.8%)" in strip.view.toolTip()
+    strip.set_origin("random weights (seed 3)")          # Reset: new random weights
+    assert strip.captions[0].toPlainText().startswith("random\n")
+    strip.set_origin("a very long model name.npz (validation accuracy 97.0%)")
+    assert strip.captions[0].toPlainText().startswith("a very l…\n")
+
+
+def test_a_new_session_tells_the_draw_place_where_its_weights_came_from(qtbot):
+    controller = DrawController(lambda: (None, np.zeros((140, 140), np.float32)),
+                                MapChoice("gradcam", "conv4"), ("conv3", 0))
+    try:
+        with qtbot.waitSignal(controller.session_origin) as origin:
+            controller.start_session({}, "shipped model.npz (validation accuracy 98.8%)")
+    finally:
+        controller.shutdown()       # its explanation thread
+    assert origin.args == ["shipped model.npz (validation accuracy 98.8%)"]
+
+
+# --- words -----------------------------------------------------------------------------------
+
+def test_help_texts_name_tabs_the_window_shows_not_places():
+    """The window's tabs are Train, Draw & Explain and Evaluate: "place" is a word of
+    the code, not of the screen."""
+    texts = [html for _, html in HOW_IT_WORKS] + [LEARNING_TIP]
+    assert all("Train place" not in text for text in texts)
+    assert any("Train tab" in text for text in texts)
+
+
+@pytest.mark.reuse_window
+def test_the_export_of_the_current_tab_names_it(window):
+    menu = next(action.menu() for action in window.menuBar().actions()
+                if action.text() == "&File")
+    export = next(action.menu() for action in menu.actions() if action.text() == "&Export")
+    first = export.actions()[0]
+    assert first.text() == "Train tab as PNG…"
+    window.tabs.setCurrentWidget(window.draw_place)
+    assert first.text() == "Draw && Explain tab as PNG…"      # shown "Draw & Explain"
+    window.tabs.setCurrentWidget(window.train_page)
