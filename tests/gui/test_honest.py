@@ -7,8 +7,9 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPoint, Qt
-from PySide6.QtGui import QHelpEvent, QImage
+from PySide6.QtGui import QHelpEvent, QImage, QPainter
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QToolTip, QWidget
 from scipy.ndimage import binary_erosion, binary_fill_holes
@@ -25,6 +26,7 @@ from gui.draw.learning import TIP as LEARNING_TIP
 from gui.draw.learning import LearningStrip
 from gui.draw.method_panel import MethodPanel
 from gui.draw.place import DrawExplainPlace
+from gui.draw.prediction import PredictionPanel
 from gui.evaluate.embedding import EmbeddingMap
 from gui.help_text import HOW_IT_WORKS
 from gui.images import AGAINST_RGB, FOR_RGB
@@ -256,3 +258,30 @@ def test_the_export_of_the_current_tab_names_it(window):
     window.tabs.setCurrentWidget(window.draw_place)
     assert first.text() == "Draw && Explain tab as PNG…"      # shown "Draw & Explain"
     window.tabs.setCurrentWidget(window.train_page)
+
+
+# --- the prediction --------------------------------------------------------------------------
+
+def drawn_tick_labels(axis):
+    """The tick labels an axis would draw now (pyqtgraph drops the ones with no room)."""
+    image = QImage(8, 8, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        return [text for _, _, text in axis.generateDrawSpecs(painter)[2]]
+    finally:
+        painter.end()
+
+
+def test_what_the_network_sees_and_the_bars_are_readable_at_their_smallest(qtbot):
+    panel = PredictionPanel()
+    qtbot.addWidget(panel)
+    panel.resize(520, 1)            # as short as its layout lets it be
+    panel.show()
+    qtbot.waitExposed(panel)
+    qtbot.waitUntil(lambda: panel.height() == panel.minimumSizeHint().height())
+    panel.sees_box.autoRange()       # as the first paint does
+    assert panel.sees.sceneBoundingRect().height() >= 112
+    assert panel.sees.sceneBoundingRect().width() >= 112
+    plot = panel.findChild(pg.GraphicsLayoutWidget).ci.getItem(0, 1)
+    assert plot.getViewBox().sceneBoundingRect().height() >= 90
+    assert drawn_tick_labels(plot.getAxis("left")) == ["0%", "25%", "50%", "75%", "100%"]
