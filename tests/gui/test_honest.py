@@ -18,6 +18,7 @@ from cnn_core import paths
 from cnn_core.data import load_sample
 from cnn_core.explain import Explainer
 from cnn_core.model_files import load_model
+from cnn_core.trainer import EpochRecord
 from gui.draw.cams import CamStrip
 from gui.draw.canvas import INK_COLOUR, DrawingCanvas
 from gui.draw.controller import DrawController
@@ -30,7 +31,9 @@ from gui.draw.prediction import PredictionPanel
 from gui.evaluate.embedding import EmbeddingMap
 from gui.help_text import HOW_IT_WORKS
 from gui.images import AGAINST_RGB, FOR_RGB
+from gui.records import EpochSummary
 from gui.status_bar import ElidingStatusBar
+from gui.train.curves import TrainingCurves
 
 CONV = ["conv1", "conv2", "conv3", "conv4"]
 
@@ -285,3 +288,29 @@ def test_what_the_network_sees_and_the_bars_are_readable_at_their_smallest(qtbot
     plot = panel.findChild(pg.GraphicsLayoutWidget).ci.getItem(0, 1)
     assert plot.getViewBox().sceneBoundingRect().height() >= 90
     assert drawn_tick_labels(plot.getAxis("left")) == ["0%", "25%", "50%", "75%", "100%"]
+
+
+# --- the training curves -----------------------------------------------------------------------
+
+def epoch(number, train_accuracy, val_accuracy):
+    """A finished epoch as the training worker reports it."""
+    record = EpochRecord(epoch=number, train_loss=0.3, train_accuracy=train_accuracy,
+                         val_loss=0.2, val_accuracy=val_accuracy, seconds=1.0, lr=0.01)
+    return EpochSummary(record, {}, 5)
+
+
+def test_validation_above_training_accuracy_says_why(qtbot):
+    curves = TrainingCurves()
+    qtbot.addWidget(curves)
+    assert not curves.gap_note.isVisibleTo(curves)
+    curves.add_epoch(epoch(1, 0.91, 0.96))         # early: validation above training
+    assert curves.gap_note.isVisibleTo(curves)
+    assert "averaged over the epoch" in curves.gap_note.text()
+    for text in ("improving", "augmentation", "no dropout"):
+        assert text in curves.gap_note.toolTip()
+    curves.add_epoch(epoch(2, 0.99, 0.98))         # later: training above validation
+    assert not curves.gap_note.isVisibleTo(curves)
+    curves.truncate(1)                             # rewound to epoch 1: the gap again
+    assert curves.gap_note.isVisibleTo(curves)
+    curves.clear()
+    assert not curves.gap_note.isVisibleTo(curves)
