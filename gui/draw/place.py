@@ -159,7 +159,8 @@ class DrawExplainPlace(QWidget):
         middle = QSplitter(Qt.Orientation.Vertical, childrenCollapsible=False)
         for widget, stretch in ((self.prediction, 2), (self.cam_strip, 3),
                                 (self.method_panel, 5)):
-            widget.setMinimumHeight(150)
+            # 150 px, or what the prediction needs for its 112 px picture.
+            widget.setMinimumHeight(max(150, widget.minimumSizeHint().height()))
             middle.addWidget(widget)
             middle.setStretchFactor(middle.count() - 1, stretch)
         self.tabs = QTabWidget(documentMode=True)

@@ -46,14 +46,16 @@ class PredictionPanel(QWidget):
         self.answer.setFont(font)
         view = pg.GraphicsLayoutWidget()
         view.ci.layout.setColumnStretchFactor(1, 3)
+        view.ci.setContentsMargins(2, 2, 2, 2)      # height is scarce at 720 px
+        view.ci.layout.setVerticalSpacing(0)
         view.addLabel("What the network sees", row=0, col=0, size="9pt")
         self.sees_box, self.sees = image_view(view, 1, 0, background="k")
         self.sees_box.setToolTip(SEES_TIP)
         self.sees.setImage(np.zeros((28, 28), np.float32), autoLevels=False, levels=(0, 1))
         self.sees_box.setDefaultPadding(0)
-        self.sees_box.setFixedWidth(SEES_SIDE + 8)
-        self.sees_box.setMinimumHeight(SEES_SIDE + 8)
-        view.setMinimumHeight(SEES_SIDE + 40)       # the box and its title
+        self.sees_box.setFixedWidth(SEES_SIDE + 4)
+        self.sees_box.setMinimumHeight(SEES_SIDE + 4)
+        view.setMinimumHeight(SEES_SIDE + 30)       # the box and its title
         plot = style_plot(view.addPlot(row=0, col=1, rowspan=2), "Probability of each digit")
         plot.getViewBox().setMouseEnabled(x=False, y=False)
         # Room around 0 and 100 % for half a label, and an axis as wide as "100%":
