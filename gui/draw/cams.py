@@ -140,6 +140,10 @@ class HeatMapRow(QWidget):
             self.show_map(name, blank, blank)
 
 
+#: Width of the words over an empty map, in pixels (a map is about 90 px wide at 1280).
+NOTE_WIDTH = 76
+
+
 class CamStrip(HeatMapRow):
     """The chosen CAM at every conv layer, each titled with its deletion AUC."""
 
@@ -154,6 +158,7 @@ class CamStrip(HeatMapRow):
         for name in self.names:
             note = self.notes[name] = pg.TextItem(anchor=(0.5, 0.5))
             note.setPos(14, 14)         # the middle of the 28×28 map
+            note.textItem.setTextWidth(NOTE_WIDTH)      # wrapped and centred on the map
             note.setVisible(False)
             self.images[name].getViewBox().addItem(note)
         self._equal_columns()
@@ -190,12 +195,15 @@ class CamStrip(HeatMapRow):
     def _explain_empty(self, name, analysis):
         """Say on the blank map itself why it is blank (a CAM keeps only evidence for
         the class, and at this layer there was none); the tooltip says it in full."""
-        versus = f"<br>over {analysis.contrast}" if analysis.contrast is not None else ""
-        colour = "#a0a0a0" if is_dark() else "#606060"
-        self.notes[name].setHtml(f'<div style="text-align:center; color:{colour}; '
-                                 f'font-size:8pt">no positive<br>evidence<br>at {name}<br>'
-                                 f'for class {analysis.target}{versus}</div>')
-        self.notes[name].setVisible(True)
+        versus = f" over {analysis.contrast}" if analysis.contrast is not None else ""
+        dark = is_dark()
+        note = self.notes[name]
+        # On a veil of paper, so the words stay readable over the digit's strokes.
+        note.fill = pg.mkBrush((0, 0, 0, 215) if dark else (255, 255, 255, 225))
+        note.setHtml(f'<div style="text-align:center; color:{"#c8c8c8" if dark else "#404040"}; '
+                     f'font-size:8pt">no positive evidence at {name} for class '
+                     f'{analysis.target}{versus}</div>')
+        note.setVisible(True)
         self.images[name].setToolTip(
             "No positive evidence: " + empty_map_note(name, analysis.target, analysis.contrast)
             + ". A CAM keeps only the positive part of its weighted channels.")
