@@ -46,7 +46,8 @@ class EmbeddingMap(QWidget):
         # points on every hover, hiding the very image being pointed at.
         self.legend = QLabel(legend_html(
             [("●", "#%02x%02x%02x" % tuple(c), str(d)) for d, c in enumerate(colours)]
-            + [("★", "#b39500", "your drawing")]) + " &nbsp;<u>What is this?</u>")
+            + [("★", "#b39500", "your drawing")]) + " &nbsp;<u>What is this?</u>",
+            wordWrap=True)      # wraps rather than widen the window
         # Which layer, and how wide, is known once a model is evaluated.
         self.legend.setToolTip(TIP.format(units="the units the network's answer is read from"))
         self.preview = QLabel(objectName="embedding_preview", autoFillBackground=True,
