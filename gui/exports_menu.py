@@ -34,13 +34,17 @@ class ExportCommands:
         self._status, self._warn, self._settings = status, warn, settings
 
     def build_menu(self, menu, panels):
-        """Fill ``menu``; ``panels`` is a sequence of ``(label, callable giving a widget)``."""
-        for label, widget in panels:
-            menu.addAction(label, lambda w=widget: self.export_png(w()))
+        """Fill ``menu``; ``panels`` is a sequence of ``(label, callable giving a widget)``.
+
+        Returns the panels' actions, in that order.
+        """
+        actions = [menu.addAction(label, lambda w=widget: self.export_png(w()))
+                   for label, widget in panels]
         menu.addSeparator()
         menu.addAction("Kernels across epochs as GIF…", self.export_kernels_gif)
         menu.addAction("Pinned drawing's Grad-CAM as GIF…", self.export_gradcam_gif)
         menu.addAction("Training history as CSV…", self.export_history_csv)
+        return actions
 
     def export_png(self, widget, path=None):
         """Save a panel as it looks now."""

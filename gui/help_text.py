@@ -1,6 +1,12 @@
 """Plain-words help: how a CNN works, the About text and the first-run tour."""
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTabWidget, QTextBrowser, QVBoxLayout
 
+
+def with_article(digit):
+    """"a 7", but "an 8"."""
+    return f"an {digit}" if digit == 8 else f"a {digit}"
+
+
 #: (title, HTML) pairs, in the order data flows through the network.
 HOW_IT_WORKS = (
     ("Convolution",
@@ -9,7 +15,7 @@ HOW_IT_WORKS = (
      "them up. A kernel that has learnt a stroke direction gives a large number wherever the "
      "image has that stroke, so its output, a <b>feature map</b>, shows where the pattern is. "
      "Each layer has many kernels; later layers combine the earlier maps into larger patterns "
-     "such as loops and corners. The Train place shows the kernels as they change.</p>"),
+     "such as loops and corners. The Train tab shows the kernels as they change.</p>"),
     ("ReLU",
      "<p>ReLU (rectified linear unit) keeps positive numbers and turns negative ones into zero. "
      "Without such a bend, stacking layers would still only compute one linear function. "

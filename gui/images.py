@@ -32,6 +32,16 @@ TENTH_DIGIT_COLOUR = (77, 77, 77)
 INK_RGB = np.array([31, 39, 51], np.float32)     # the canvas ink, dark blue-grey
 DARK_INK_RGB = np.array([232, 234, 237], np.float32)   # light strokes on dark paper
 INK_OVER_HEAT = 0.55                              # how strongly the strokes show over a map
+#: Signed maps (evidence for and against a class): Okabe-Ito vermillion for,
+#: blue against (told apart with any colour vision), paper where it is zero.
+FOR_RGB = np.array([213, 94, 0], np.float32)
+AGAINST_RGB = np.array([0, 114, 178], np.float32)
+DARK_FOR_RGB = np.array([240, 140, 60], np.float32)
+DARK_AGAINST_RGB = np.array([86, 180, 233], np.float32)
+#: Under a signed map the strokes are a faint grey, so the colours stay clean
+#: (ink blended into them made yellow and red a muddy olive) yet show the digit.
+STROKE_UNDER_SIGNED = np.array([200, 200, 200], np.float32)
+DARK_STROKE_UNDER_SIGNED = np.array([70, 70, 70], np.float32)
 GAP_BACKGROUND = "#2b2b2b"                        # shows the NaN gaps of a mosaic
 FRAME_COLOUR = "#b9b4a8"
 
@@ -80,6 +90,47 @@ def heat_over_digit(digit, heatmap, table=None):
     heat = table[index].astype(np.float32)
     ink = (INK_OVER_HEAT * np.clip(digit, 0, 1))[..., None]
     return (heat * (1 - ink) + ink_rgb * ink).astype(np.uint8)
+
+
+def _signed_colours(dark):
+    """``(paper, stroke, for, against)`` RGB of a signed map in the light or dark theme."""
+    if dark:
+        return np.zeros(3, np.float32), DARK_STROKE_UNDER_SIGNED, DARK_FOR_RGB, DARK_AGAINST_RGB
+    return np.full(3, 255, np.float32), STROKE_UNDER_SIGNED, FOR_RGB, AGAINST_RGB
+
+
+def signed_over_digit(digit, signed, dark=None):
+    """Draw a signed map over faint strokes: for one colour, against another.
+
+    Parameters
+    ----------
+    digit : ndarray, (28, 28)
+        Ink in [0, 1], drawn as a faint grey outline of the digit.
+    signed : ndarray, (28, 28)
+        Evidence in [-1, 1]: positive for the class, negative against it.
+    dark : bool, optional
+        Dark paper; default the app's theme.
+
+    Returns
+    -------
+    rgb : ndarray, uint8, (28, 28, 3)
+        Each pixel's colour is mixed into the paper by the square root of its
+        magnitude, so zero is plain paper and weak evidence still shows.
+    """
+    paper, stroke, for_rgb, against_rgb = _signed_colours(is_dark() if dark is None else dark)
+    ink = np.clip(np.nan_to_num(digit), 0, 1)[..., None]
+    base = paper * (1 - ink) + stroke * ink
+    value = np.clip(np.nan_to_num(signed), -1, 1)[..., None]
+    alpha = np.sqrt(np.abs(value))
+    colour = np.where(value > 0, for_rgb, against_rgb)
+    return np.rint(base * (1 - alpha) + colour * alpha).astype(np.uint8)
+
+
+def signed_colour_map(dark=None):
+    """The colour scale of :func:`signed_over_digit` from -1 to 1 (no strokes), a ColorMap."""
+    values = np.linspace(-1, 1, 65, dtype=np.float32)[None]
+    colours = signed_over_digit(np.zeros_like(values), values, dark)[0]
+    return pg.ColorMap(np.linspace(0, 1, len(colours)), colours)
 
 
 def mosaic(maps, columns, gap=1):

@@ -30,6 +30,7 @@ from .help_text import ABOUT, TOUR, HowItWorksDialog
 from .network.backward_window import BackwardWindow
 from .recent_files import RecentFiles
 from .save_places import remember_folder, start_folder, with_extension
+from .status_bar import ElidingStatusBar
 from .style import keep_plots_whole
 from .task_progress import TaskProgress
 from .tour import NoticeBar
@@ -110,6 +111,7 @@ class MainWindow(QMainWindow):
         self.draw_place = DrawExplainPlace(network)
         self.evaluate_place = EvaluatePlace()
         self.evaluation_task = TaskProgress("Evaluating…")
+        self.setStatusBar(ElidingStatusBar())     # long messages end in "…", whole on hover
         self.statusBar().addPermanentWidget(self.evaluation_task)
         self.tabs = QTabWidget(documentMode=True)
         self.tabs.addTab(self.train_page, "Train")
@@ -160,11 +162,12 @@ class MainWindow(QMainWindow):
                                   self.show_message)
         file_menu.addAction(self.save_action)
         page = self.train_page
-        self.exports.build_menu(file_menu.addMenu("&Export"), (
-            ("Current place as PNG…", self.tabs.currentWidget),
+        tab_export, *_ = self.exports.build_menu(file_menu.addMenu("&Export"), (
+            ("Current tab as PNG…", self.tabs.currentWidget),
             ("Training curves as PNG…", lambda: page.curves),
             ("Kernel grids as PNG…", lambda: page.kernels),
             ("Explanation map as PNG…", lambda: self.draw_place.method_panel)))
+        self._name_tab_export(tab_export)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         training_menu = self.menuBar().addMenu("&Training")
@@ -232,7 +235,7 @@ class MainWindow(QMainWindow):
             c.model_changed.connect(slot)
         draw, evaluate = self.draw_place, self.evaluate_place
         draw_c = draw.controller
-        c.session_started.connect(lambda _: draw_c.start_session(c.snapshots))
+        c.session_started.connect(lambda origin: draw_c.start_session(c.snapshots, origin))
         c.session_started.connect(evaluate.start_session)
         c.epoch_finished.connect(draw_c.add_epoch)
         c.epoch_finished.connect(evaluate.evaluate_epoch)
@@ -450,6 +453,15 @@ class MainWindow(QMainWindow):
             self.recent.remember(path)
             remember_folder(self.settings, "models", path)
         return True
+
+    def _name_tab_export(self, action):
+        """File → Export's first entry names the tab it saves ("Draw & Explain tab as
+        PNG…"), not "Current place", a word the window shows nowhere else."""
+        def rename():
+            # The tab's text keeps its "&&", which a menu also shows as "&".
+            action.setText(f"{self.tabs.tabText(self.tabs.currentIndex())} tab as PNG…")
+        self.tabs.currentChanged.connect(rename)
+        rename()
 
     def save_model_file(self, path=None):
         """Save the model on show (asking where when ``path`` is None); False on failure."""

@@ -101,8 +101,8 @@ def restyle(root):
     pyqtgraph fixes its colours when an item is made: every plot's background,
     axes and titles are given the palette's colours afresh (no plot of the app
     sets colours of its own on these), every colour bar that names its map by
-    theme (``theme_colour_map``, a callable) that map, and every toned widget
-    its style sheet.
+    theme (``theme_colour_map``, a callable giving a map's name or a ColorMap)
+    that map, and every toned widget its style sheet.
     """
     configure_pyqtgraph()
     for view in root.findChildren(pg.GraphicsView):
@@ -114,7 +114,9 @@ def restyle(root):
             elif isinstance(item, pg.LabelItem):
                 item.setText(item.text)
             elif callable(getattr(item, "theme_colour_map", None)):    # a heat map's bar
-                item.setColorMap(pg.colormap.get(item.theme_colour_map()))
+                colour_map = item.theme_colour_map()     # a map's name, or a ColorMap
+                item.setColorMap(colour_map if isinstance(colour_map, pg.ColorMap)
+                                 else pg.colormap.get(colour_map))
     for widget in root.findChildren(QWidget):
         if widget.property("tone"):
             set_tone(widget, widget.property("tone"))

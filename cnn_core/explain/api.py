@@ -50,6 +50,10 @@ class Explanation:
         The layer of a CAM; ``None`` for pixel methods.
     image : ndarray, float32, (28, 28)
         The input that was explained.
+    signed : ndarray, float32, (28, 28), or None
+        Pixel methods: ``raw`` divided by its largest magnitude, in [-1, 1]:
+        evidence for the score positive, against it negative, on one scale.
+        ``None`` for a CAM, which keeps only evidence for the score.
     """
 
     method: str
@@ -61,6 +65,7 @@ class Explanation:
     contrast: object
     layer: object
     image: np.ndarray
+    signed: object = None
 
 
 @dataclass(frozen=True)
@@ -146,16 +151,17 @@ class Explainer:
             layer = last_conv_layer(network) if layer is None else layer
             maps, recorded = CAM_METHODS[method](network, batch, layer, target, contrast)
             heatmap, raw, logits = maps.heatmap[0], maps.raw[0], recorded.logits
-            targets, contrasts = recorded.targets, recorded.contrasts
+            targets, contrasts, signed = recorded.targets, recorded.contrasts, None
         else:
             _check_options(method, options)
             result = PIXEL_METHODS[method](network, batch, target, contrast, **options)
             heatmap, raw, logits = result.heatmap[0], result.raw[0], result.logits
             targets, contrasts, layer = result.targets, result.contrasts, None
+            signed = result.signed[0]
         probabilities = softmax(logits.astype(np.float64))[0]
         return Explanation(method, heatmap, raw, probabilities, int(probabilities.argmax()),
                            int(targets[0]), None if contrasts is None else int(contrasts[0]),
-                           layer, batch[0, 0].copy())
+                           layer, batch[0, 0].copy(), signed)
 
     def analyse(self, image, target=None, contrast=None, method="gradcam"):
         """Activations of every layer and a CAM at every conv layer, from one pass.

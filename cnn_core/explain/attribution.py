@@ -2,8 +2,9 @@
 
 Each function explains the score ``S`` of a target class (default: the
 predicted one), or ``S = logit[target] - logit[contrast]`` in contrast mode,
-and returns an :class:`Attribution`: the method's own signed map ``raw`` and a
-``heatmap`` in [0, 1] for display and for ranking pixels.
+and returns an :class:`Attribution`: the method's own signed map ``raw``, the
+same map scaled into [-1, 1] (``signed``: evidence for and against, for
+display) and a ``heatmap`` in [0, 1] for ranking pixels.
 
 Common parameters: ``network`` is the network to explain;
 ``images`` is one image ``(28, 28)`` or a batch ``(N, 1, 28, 28)``;
@@ -16,7 +17,7 @@ import numpy as np
 from ..errors import ConfigError
 from .backprop import backward
 from .passes import (SIDE, as_batch, class_scores, gradients_beside, logits_beside, normalise,
-                     per_image_choices, resolve_targets, score_seed)
+                     per_image_choices, resolve_targets, score_seed, symmetric)
 
 #: Integrated Gradients steps used when the caller names none.  The network is
 #: piecewise linear, so the path integral has kinks that the midpoint rule
@@ -29,8 +30,10 @@ IG_STEPS = 64
 class Attribution:
     """Per-pixel attribution for a batch.
 
-    ``raw`` is signed, in the method's units; ``heatmap`` is what the method
-    shows as evidence for the score, scaled to [0, 1] per image.
+    ``raw`` is signed, in the method's units; ``signed`` is ``raw`` divided by
+    its largest magnitude per image, in [-1, 1] (positive: evidence for the
+    score, negative: against it); ``heatmap`` is what the method ranks pixels
+    by, scaled to [0, 1] per image.
     """
 
     raw: np.ndarray          # (N, 28, 28) float32
@@ -38,6 +41,11 @@ class Attribution:
     logits: np.ndarray       # (N, 10) of the images themselves
     targets: np.ndarray      # (N,)
     contrasts: np.ndarray    # (N,) or None
+
+    @property
+    def signed(self):
+        """``raw`` on a symmetric scale, ``(N, 28, 28)`` in [-1, 1]."""
+        return symmetric(self.raw)
 
 
 def saliency(network, images, target=None, contrast=None):

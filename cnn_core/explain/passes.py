@@ -263,6 +263,19 @@ def upsample(maps, side=SIDE):
     return _upsampling(h, side) @ maps @ _upsampling(w, side).T
 
 
+def symmetric(maps):
+    """Scale each signed map ``(N, H, W)`` by its largest magnitude, into [-1, 1].
+
+    The sign is kept (evidence for the score positive, against it negative)
+    and one scale serves both signs, so equal colours on either side of zero
+    mean equal amounts; all-zero maps stay zero.
+    """
+    maps = np.asarray(maps, np.float32)
+    peak = np.abs(maps).reshape(len(maps), -1).max(axis=1)
+    scale = np.divide(1.0, peak, out=np.zeros_like(peak), where=peak > 0)
+    return maps * scale[:, None, None]
+
+
 def normalise(maps):
     """Scale each map ``(N, H, W)`` so its maximum is 1; all-zero maps stay zero.
 

@@ -6,11 +6,13 @@ strokes; a colour bar beside them gives the scale.
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Slot
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from cnn_core.explain import empty_map_note
 
-from ..images import framed, heat_colour_map, heat_over_digit, image_view
+from ..images import framed, heat_colour_map, heat_over_digit, image_view, signed_colour_map
+from ..theme import is_dark
 
 #: How the methods are called on screen.
 METHOD_NAMES = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "hirescam": "HiResCAM",
@@ -24,8 +26,9 @@ AUC_TIP = (
     "map that found the pixels the decision rests on makes the probability collapse "
     "quickly.</p><p>For scale, the same curve with the pixels in a random order is shown "
     "in brackets: a useful map scores well below it.</p>"
-    "<p>A map marked <b>empty</b> has nothing in it: a CAM keeps only the positive part of its "
-    "weighted channels, and at that layer nothing was left, so it has no AUC.</p>")
+    "<p>A map that says <b>no positive evidence</b> has nothing in it: a CAM keeps only the "
+    "positive part of its weighted channels, and at that layer nothing was left, so it has "
+    "no AUC.</p>")
 
 
 def colour_bar(view, row, col, rowspan=1):
@@ -34,9 +37,46 @@ def colour_bar(view, row, col, rowspan=1):
     bar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get(heat_colour_map()),
                           interactive=False, width=12, colorMapMenu=False)
     bar.theme_colour_map = heat_colour_map
-    bar.getAxis("right").setTicks([[(0, "0"), (0.5, "evidence"), (1, "1")]])
     view.addItem(bar, row=row, col=col, rowspan=rowspan)
+    set_ticks(bar, [(0, "0"), (0.5, "evidence"), (1, "1")])
     return bar
+
+
+def set_ticks(bar, ticks):
+    """Label a colour bar with ``[(value, text), ...]``, its axis wide enough for them
+    (pyqtgraph silently drops a label wider than the axis, such as "evidence")."""
+    axis = bar.getAxis("right")
+    axis.setTicks([ticks])
+    metrics = QFontMetrics(axis.font() if axis.style["tickFont"] is None
+                           else axis.style["tickFont"])
+    widest = max(metrics.horizontalAdvance(text) for _, text in ticks)
+    axis.setWidth(widest + axis.style["tickTextOffset"][0] + 4)
+
+
+#: The legend of a signed map: what its two colours mean.
+SIGNED_TIP = ("<p><b>Evidence for and against.</b> Orange pixels raise the score of the "
+              "explained class, blue ones lower it; the stronger the colour, the larger the "
+              "effect, on one scale for both. The digit's strokes are the faint grey.</p>"
+              "<p>Saliency and SmoothGrad: the score's gradient, how more ink at a pixel "
+              "would change it. Integrated Gradients and occlusion: how much the ink that is "
+              "there adds to it (blue: this ink speaks against the class).</p>")
+
+
+def set_signed_scale(bar, signed):
+    """Make a :func:`colour_bar` the legend of a signed map (-1 against … +1 for) or,
+    with ``signed`` False, of a heat map again (0 … 1 evidence)."""
+    if signed:
+        bar.theme_colour_map = signed_colour_map
+        bar.setLevels((-1, 1))
+        ticks = [(-1, "against"), (0, "0"), (1, "for")]
+    else:
+        bar.theme_colour_map = heat_colour_map
+        bar.setLevels((0, 1))
+        ticks = [(0, "0"), (0.5, "evidence"), (1, "1")]
+    colour_map = bar.theme_colour_map()
+    bar.setColorMap(colour_map if signed else pg.colormap.get(colour_map))
+    set_ticks(bar, ticks)
+    bar.setToolTip(SIGNED_TIP if signed else "")
 
 
 class HeatMapRow(QWidget):
@@ -100,6 +140,10 @@ class HeatMapRow(QWidget):
             self.show_map(name, blank, blank)
 
 
+#: Width of the words over an empty map, in pixels (a map is about 90 px wide at 1280).
+NOTE_WIDTH = 76
+
+
 class CamStrip(HeatMapRow):
     """The chosen CAM at every conv layer, each titled with its deletion AUC."""
 
@@ -107,14 +151,21 @@ class CamStrip(HeatMapRow):
     EMPTY_HEADING = "A heat map at every conv layer: draw a digit to see them"
 
     def __init__(self, conv_names, parent=None):
+        self.notes = {}             # layer -> TextItem over its map, shown when it is empty
         super().__init__(conv_names, self.EMPTY_HEADING, parent)
         self.setToolTip(AUC_TIP)
         self._digit = None
+        for name in self.names:
+            note = self.notes[name] = pg.TextItem(anchor=(0.5, 0.5))
+            note.setPos(14, 14)         # the middle of the 28×28 map
+            note.textItem.setTextWidth(NOTE_WIDTH)      # wrapped and centred on the map
+            note.setVisible(False)
+            self.images[name].getViewBox().addItem(note)
         self._equal_columns()
 
     def _equal_columns(self):
         """Make every map as wide as the longest title it can have, so that the maps
-        keep one size whichever say "empty"."""
+        keep one size whichever are scored."""
         widest = 0
         for name in self.names:
             self.set_title(name, f"{name} · AUC 0.00")
@@ -131,21 +182,36 @@ class CamStrip(HeatMapRow):
         for name in self.names:
             heatmap = analysis.cams[name][1]
             self.show_map(name, digit, heatmap)
+            self.set_title(name, name)
             if not heatmap.any():
-                self.set_title(name, f"{name} · empty")
-                self.images[name].setToolTip(
-                    empty_map_note(name, analysis.target, analysis.contrast))
+                self._explain_empty(name, analysis)
             else:
-                self.set_title(name, name)
+                self.notes[name].setVisible(False)
                 self.images[name].setToolTip("")
         versus = f" rather than {analysis.contrast}" if analysis.contrast is not None else ""
         self.set_heading(f"{METHOD_NAMES[analysis.method]} for class {analysis.target}{versus}"
                          f" at every conv layer")
 
+    def _explain_empty(self, name, analysis):
+        """Say on the blank map itself why it is blank (a CAM keeps only evidence for
+        the class, and at this layer there was none); the tooltip says it in full."""
+        versus = f" over {analysis.contrast}" if analysis.contrast is not None else ""
+        dark = is_dark()
+        note = self.notes[name]
+        # On a veil of paper, so the words stay readable over the digit's strokes.
+        note.fill = pg.mkBrush((0, 0, 0, 215) if dark else (255, 255, 255, 225))
+        note.setHtml(f'<div style="text-align:center; color:{"#c8c8c8" if dark else "#404040"}; '
+                     f'font-size:8pt">no positive evidence at {name} for class '
+                     f'{analysis.target}{versus}</div>')
+        note.setVisible(True)
+        self.images[name].setToolTip(
+            "No positive evidence: " + empty_map_note(name, analysis.target, analysis.contrast)
+            + ". A CAM keeps only the positive part of its weighted channels.")
+
     @Slot(object)
     def show_scores(self, scores):
         """Add each layer's deletion AUC to its title (ignored when the digit moved on;
-        empty maps are not scored and keep "empty")."""
+        empty maps are not scored and keep their note)."""
         if self._digit is None or not np.array_equal(scores.digit, self._digit):
             return
         for name, auc in scores.aucs.items():
@@ -154,10 +220,12 @@ class CamStrip(HeatMapRow):
     @Slot()
     def show_empty(self):
         """Nothing drawn: blank maps under the layer names alone and a neutral heading
-        (no class, AUC or "empty" of a drawing that is gone)."""
+        (no class, AUC or "no evidence" of a drawing that is gone)."""
         self._digit = None
         super().show_empty()
         for name in self.names:
             self.set_title(name, name)
             self.images[name].setToolTip("")
+            if name in self.notes:
+                self.notes[name].setVisible(False)
         self.set_heading(self.EMPTY_HEADING)

@@ -67,10 +67,12 @@ class DrawingCanvas(QWidget):
     -------
     changed() : the ink changed while the pen moves (many times a second).
     finished() : a change is complete: pen lifted, undo, clear or a picture loaded.
+    eraser_changed(bool) : the canvas chose the tool itself (the pen again on an empty sheet).
     """
 
     changed = Signal()
     finished = Signal()
+    eraser_changed = Signal(bool)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -185,6 +187,9 @@ class DrawingCanvas(QWidget):
         if event.button() != Qt.MouseButton.LeftButton or self._live is None:
             return
         stroke, self._live = self._live_stroke(), None
+        # No brush outline where the pen lifted: over the ink it showed as a ring in
+        # the drawing (and a finger or pen never moves it away); the next move brings it.
+        self._hover = None
         self._history.append(stroke)
         for layer, scale in zip(self._layers(), self._scales()):
             self._paint_stroke(layer, scale, stroke)
@@ -295,6 +300,11 @@ class DrawingCanvas(QWidget):
 
     def _rebuild(self):
         self._screen_ink = self._analysis_ink = None
+        if self.eraser and self.is_empty():
+            # Erasing an empty sheet draws nothing and says nothing: the pen is what
+            # comes next after Clear (or undoing every stroke).
+            self.eraser = False
+            self.eraser_changed.emit(False)
         self.update()
         self.finished.emit()
 

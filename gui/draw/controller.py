@@ -64,6 +64,7 @@ class DrawController(QObject):
     label_suggested = Signal(int)
     drawing_present = Signal(bool)
     learning_changed = Signal(object, object)       # pinned digit, [(epoch, map, answer, p)]
+    session_origin = Signal(str)                    # what the session's epoch 0 weights are
 
     def __init__(self, read_drawing, map_choice, feature_choice, parent=None):
         super().__init__(parent)
@@ -144,9 +145,11 @@ class DrawController(QObject):
         self._show_learning()
 
     @Slot(object)
-    def start_session(self, snapshots):
-        """A new session began; ``snapshots`` is its epoch -> ``state_dict`` store."""
+    def start_session(self, snapshots, description=""):
+        """A new session began; ``snapshots`` is its epoch -> ``state_dict`` store and
+        ``description`` says where its first weights came from ("shipped model.npz ...")."""
         self.pinned.start_session(snapshots)
+        self.session_origin.emit(description)
         self._show_learning()
 
     @Slot(object)

@@ -14,10 +14,29 @@ MAX_FRAMES = 16
 COLUMNS = 4
 #: Image pixels from one tile to the next: (rows, columns); the extra rows hold the caption.
 TILE_PITCH = (46, 32)
+#: The longest name under the first tile (the width of "epoch 10" at 8 pt).
+ORIGIN_CHARS = 9
 FRAME_GREY = 185           # around each tile, so white (no evidence) keeps its edges
-TIP = ("<p>Pin a drawing, then train in the Train place: after every epoch its Grad-CAM "
+TIP = ("<p>Pin a drawing, then train on the Train tab: after every epoch its Grad-CAM "
        "(at the layer chosen when pinned) and the network's answer are added here. "
-       "Epoch 0 is the weights the session started from.</p>")
+       "The first tile is the model the session started from{origin}.</p>")
+
+
+def origin_caption(description):
+    """A tile-wide name for the weights a session started from, by its description.
+
+    "shipped model.npz (validation accuracy 98.8%)" -> "shipped", "random weights
+    (seed 0)" -> "random", "epoch4.npz (...)" -> "epoch4.npz" (cut to fit): the
+    shipped model is trained, so "epoch 0" under it said the opposite.
+    """
+    if not description:
+        return "start"
+    first = description.split(" (")[0]
+    if first.startswith("shipped"):
+        return "shipped"
+    if first.startswith("random"):
+        return "random"
+    return first if len(first) <= ORIGIN_CHARS else first[:ORIGIN_CHARS - 1] + "…"
 
 
 class LearningStrip(QWidget):
@@ -33,15 +52,16 @@ class LearningStrip(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self._shown = None          # (digit, frames) on show
+        self._origin = ""           # the description of the session's first weights
         self.pin = QPushButton("Pin this drawing", objectName="pin", checkable=True)
-        self.pin.setToolTip(TIP)
+        self.pin.setToolTip(TIP.format(origin=""))
         self.pin.toggled.connect(self._toggled)
         self.note = QLabel("Pin a drawing, then train: its Grad-CAM is added after every epoch.",
                            wordWrap=True)
         muted(self.note)
         self.frames = []        # (epoch, predicted, probability), as shown
-        view = pg.GraphicsLayoutWidget()
-        view.setToolTip(TIP)
+        view = self.view = pg.GraphicsLayoutWidget()
+        view.setToolTip(TIP.format(origin=""))
         self.box, self.image = image_view(view, 0, 0)
         colour_bar(view, 0, 1)
         # Captions are made once and reused: one per place in the grid.
@@ -77,6 +97,16 @@ class LearningStrip(QWidget):
             self.show_frames(*self._shown)
         super().changeEvent(event)
 
+    @Slot(str)
+    def set_origin(self, description):
+        """Name the first tile after the weights the session started from."""
+        self._origin = description
+        tip = TIP.format(origin=f": {description}" if description else "")
+        self.pin.setToolTip(tip)
+        self.view.setToolTip(tip)
+        if self._shown is not None:
+            self.show_frames(*self._shown)
+
     @Slot(object, object)
     def show_frames(self, digit, frames):
         """Show ``frames``: a list of ``(epoch, heatmap (28, 28), predicted, probability)``.
@@ -90,7 +120,8 @@ class LearningStrip(QWidget):
         for index, caption in enumerate(self.captions):
             if index < len(frames):
                 epoch, predicted, p = self.frames[index]
-                caption.setText(f"epoch {epoch}\n{predicted} ({p:.0%})")
+                name = origin_caption(self._origin) if epoch == 0 else f"epoch {epoch}"
+                caption.setText(f"{name}\n{predicted} ({p:.0%})")
                 caption.setColor(text)
             else:
                 caption.setText("")

@@ -6,9 +6,9 @@ from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QVBox
 
 from cnn_core.explain import CAM_METHODS, METHODS, empty_map_note
 
-from ..images import framed, heat_over_digit, image_view
+from ..images import framed, heat_over_digit, image_view, signed_over_digit
 from ..style import muted
-from .cams import AUC_TIP, METHOD_NAMES, HeatMapRow, colour_bar
+from .cams import AUC_TIP, METHOD_NAMES, HeatMapRow, colour_bar, set_signed_scale
 from .jobs import COSTLY_METHODS, MapChoice
 
 METHOD_TIPS = {
@@ -18,13 +18,15 @@ METHOD_TIPS = {
                 "the layer.",
     "layercam": "LayerCAM: positive gradient times activation per position; sharp at "
                 "early layers.",
-    "saliency": "Saliency: the size of the score's gradient at each pixel.",
-    "smoothgrad": "SmoothGrad: saliency averaged over noisy copies of the input.",
+    "saliency": "Saliency: the score's gradient at each pixel, where more ink would raise "
+                "it (orange) or lower it (blue).",
+    "smoothgrad": "SmoothGrad: the signed saliency averaged over noisy copies of the input.",
     "integrated-gradients": "Integrated Gradients: gradients summed along a path from a "
-                            "black image; the attributions add up to the score (updates "
-                            "when the pen lifts).",
-    "occlusion": "Occlusion: how much the score drops when each patch is covered (updates "
-                 "when the pen lifts).",
+                            "black image; the attributions add up to the score, ink for the "
+                            "class orange, against it blue (updates when the pen lifts).",
+    "occlusion": "Occlusion: how much the score drops when each patch is covered, orange "
+                 "where covering lowers it, blue where it raises it (updates when the pen "
+                 "lifts).",
 }
 
 
@@ -45,7 +47,7 @@ class MethodPanel(QWidget):
 
     def __init__(self, conv_names, parent=None):
         super().__init__(parent)
-        self._shown = None          # (digit, heatmap) of the map on show
+        self._shown = None          # (digit, heatmap, signed or None) of the map on show
         self.method = QComboBox(objectName="method")
         for method in METHODS:
             self.method.addItem(METHOD_NAMES[method], method)
@@ -67,7 +69,7 @@ class MethodPanel(QWidget):
         self.title = view.addLabel("", row=0, col=0, size="9pt")
         self.map_box, self.map = image_view(view, 1, 0)
         framed(self.map)
-        colour_bar(view, 1, 1)
+        self.bar = colour_bar(view, 1, 1)
         self.auc = QLabel(objectName="auc", toolTip=AUC_TIP, wordWrap=True)
         self.status = muted(QLabel(objectName="map_status"))
         self.pair = HeatMapRow(["true", "predicted"], "Grad-CAM for the true and the "
@@ -117,7 +119,7 @@ class MethodPanel(QWidget):
     @Slot(object, object, int, object)
     def show_quick(self, digit, heatmap, target, contrast):
         """Show a CAM computed on the GUI thread at once (its AUC follows from the worker)."""
-        self._show(digit, heatmap, self.current, target, contrast)
+        self._show(digit, heatmap, None, self.current, target, contrast)
 
     @Slot(object)
     def show_result(self, result):
@@ -125,8 +127,8 @@ class MethodPanel(QWidget):
         if result.choice != self.current:
             return
         explanation = result.explanation
-        self._show(explanation.image, explanation.heatmap, result.choice, explanation.target,
-                   explanation.contrast)
+        self._show(explanation.image, explanation.heatmap, explanation.signed, result.choice,
+                   explanation.target, explanation.contrast)
         if result.auc is not None:
             self.auc.setText(f"Deletion AUC: <b>{result.auc:.3f}</b> (random order "
                              f"{result.random_auc:.3f}; lower is better)")
@@ -144,7 +146,7 @@ class MethodPanel(QWidget):
     def show_empty(self):
         """Nothing drawn."""
         blank = np.zeros((28, 28), np.float32)
-        self._paint_map(blank, blank)
+        self._paint_map(blank, blank, None if self.current.is_cam else blank)
         self.title.setText(METHOD_NAMES[self.current.method], size="9pt")
         self.auc.setText("Deletion AUC: –")
         self.status.setText("")
@@ -165,9 +167,13 @@ class MethodPanel(QWidget):
         """The drawing has no known label: no pair to show."""
         self.pair.setVisible(False)
 
-    def _paint_map(self, digit, heatmap):
-        self._shown = (digit, heatmap)
-        self.map.setImage(heat_over_digit(digit, heatmap), autoLevels=False, levels=(0, 255))
+    def _paint_map(self, digit, heatmap, signed=None):
+        """Draw a heat map, or a pixel method's signed map when there is one."""
+        self._shown = (digit, heatmap, signed)
+        picture = heat_over_digit(digit, heatmap) if signed is None else \
+            signed_over_digit(digit, signed)
+        self.map.setImage(picture, autoLevels=False, levels=(0, 255))
+        set_signed_scale(self.bar, signed is not None)
 
     def changeEvent(self, event):
         """A new theme: the map again, on its paper."""
@@ -175,8 +181,8 @@ class MethodPanel(QWidget):
             self._paint_map(*self._shown)
         super().changeEvent(event)
 
-    def _show(self, digit, heatmap, choice, target, contrast):
-        self._paint_map(digit, heatmap)
+    def _show(self, digit, heatmap, signed, choice, target, contrast):
+        self._paint_map(digit, heatmap, signed)
         where = f" at {choice.layer}" if choice.is_cam else ""
         versus = f" rather than {contrast}" if contrast is not None else ""
         late = " · updates when the pen lifts" if choice.method in COSTLY_METHODS else ""

@@ -161,7 +161,8 @@ class DrawExplainPlace(QWidget):
         middle = QSplitter(Qt.Orientation.Vertical, childrenCollapsible=False)
         for widget, stretch in ((self.prediction, 2), (self.cam_strip, 3),
                                 (self.method_panel, 5)):
-            widget.setMinimumHeight(150)
+            # 150 px, or what the prediction needs for its 112 px picture.
+            widget.setMinimumHeight(max(150, widget.minimumSizeHint().height()))
             middle.addWidget(widget)
             middle.setStretchFactor(middle.count() - 1, stretch)
         self.tabs = QTabWidget(documentMode=True)
@@ -186,6 +187,8 @@ class DrawExplainPlace(QWidget):
         canvas.changed.connect(c.drawing_changed)
         canvas.finished.connect(c.drawing_finished)
         self.pen_button.toggled.connect(lambda pen: canvas.set_eraser(not pen))
+        canvas.eraser_changed.connect(lambda eraser: (self.eraser_button if eraser
+                                                      else self.pen_button).setChecked(True))
         self.brush.valueChanged.connect(canvas.set_brush_width)
         self.undo_button.clicked.connect(canvas.undo)
         self.clear_button.clicked.connect(canvas.clear)
@@ -224,6 +227,7 @@ class DrawExplainPlace(QWidget):
         c.features_ready.connect(self.features.show_features)
         c.features_status.connect(self.features.show_status)
         c.learning_changed.connect(self.learning.show_frames)
+        c.session_origin.connect(self.learning.set_origin)
         c.label_suggested.connect(self.teach.suggest_label)
         c.drawing_present.connect(self.teach.set_drawing_present)
         c.drawing_present.connect(self.learning.pin.setEnabled)

@@ -2,11 +2,12 @@
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from cnn_core.explain.novelty import CALIBRATION_RATE, NOT_A_DIGIT
 
+from ..help_text import with_article
 from ..images import image_view
 from ..style import style_plot
 
@@ -16,6 +17,11 @@ SEES_TIP = ("<p>The 28×28 picture the network actually gets: your drawing cropp
             "its longer side is 20 pixels and centred on its centre of mass, as MNIST digits "
             "were made. White is ink.</p>")
 EMPTY_TEXT = "Draw a digit"
+#: Side of "What the network sees", in pixels: 4 screen pixels per input pixel, so its
+#: strokes are readable from the back of a room (it was about 72 px).
+SEES_SIDE = 112
+#: The probability axis's ticks; the plot is tall enough that none is dropped.
+PROBABILITY_TICKS = (0, 0.25, 0.5, 0.75, 1)
 NOT_A_DIGIT_TEXT = "Not sure: this may not be a digit"
 NOT_A_DIGIT_TIP = ("<p>The network's best guess is {guess}, but the features its last conv layer "
                    "finds are unlike those of every digit it learnt (novelty {novelty:.1f}; "
@@ -24,11 +30,6 @@ NOT_A_DIGIT_TIP = ("<p>The network's best guess is {guess}, but the features its
                    "100 %, whatever is drawn.</p>")
 CLOSE_CALL_TIP = ("<p>{first} ({p_first:.0%}) and {second} ({p_second:.0%}) are too close to "
                   "call: the drawing has something of both.</p>")
-
-
-def with_article(digit):
-    """"a 7", but "an 8"."""
-    return f"an {digit}" if digit == 8 else f"a {digit}"
 
 
 class PredictionPanel(QWidget):
@@ -45,22 +46,32 @@ class PredictionPanel(QWidget):
         self.answer.setFont(font)
         view = pg.GraphicsLayoutWidget()
         view.ci.layout.setColumnStretchFactor(1, 3)
+        view.ci.setContentsMargins(2, 2, 2, 2)      # height is scarce at 720 px
+        view.ci.layout.setVerticalSpacing(0)
         view.addLabel("What the network sees", row=0, col=0, size="9pt")
         self.sees_box, self.sees = image_view(view, 1, 0, background="k")
         self.sees_box.setToolTip(SEES_TIP)
         self.sees.setImage(np.zeros((28, 28), np.float32), autoLevels=False, levels=(0, 1))
-        self.sees_box.setFixedWidth(120)
+        self.sees_box.setDefaultPadding(0)
+        self.sees_box.setFixedWidth(SEES_SIDE + 4)
+        self.sees_box.setMinimumHeight(SEES_SIDE + 4)
+        view.setMinimumHeight(SEES_SIDE + 30)       # the box and its title
         plot = style_plot(view.addPlot(row=0, col=1, rowspan=2), "Probability of each digit")
         plot.getViewBox().setMouseEnabled(x=False, y=False)
-        plot.setYRange(0, 1, padding=0.08)
+        # Room around 0 and 100 % for half a label, and an axis as wide as "100%":
+        # pyqtgraph drops a label that sticks out of its axis (only 50 % was left).
+        plot.setYRange(-0.12, 1.12, padding=0)
         plot.setXRange(-0.6, 9.6, padding=0)
         plot.getAxis("bottom").setTicks([[(d, str(d)) for d in range(10)]])
-        plot.getAxis("left").setTicks([[(v, f"{v:.0%}") for v in (0, 0.5, 1)]])
+        axis = plot.getAxis("left")
+        axis.setTicks([[(v, f"{v:.0%}") for v in PROBABILITY_TICKS]])
+        axis.setWidth(QFontMetrics(axis.font()).horizontalAdvance("100%") + 14)
         plot.showGrid(x=False, y=True, alpha=0.15)
         plot.hideButtons()
         self.bars = pg.BarGraphItem(x=np.arange(10), y0=0, width=0.72, height=np.zeros(10),
                                     brushes=[BAR_COLOUR] * 10, pen=None)
         plot.addItem(self.bars)
+        self.plot = plot
         self.probabilities = np.zeros(10)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -8,6 +8,7 @@ from PySide6.QtCore import Slot
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from ..help_text import with_article
 from ..images import digit_colours, digit_pixmap
 from ..style import legend_html, style_plot
 
@@ -26,8 +27,6 @@ class EmbeddingMap(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.widget = widget = pg.PlotWidget()
-        # Which layer, and how wide, is known once a model is evaluated.
-        widget.setToolTip(TIP.format(units="the units the network's answer is read from"))
         self.plot = style_plot(widget.getPlotItem(), "Embedding (PCA, fixed axes)",
                                "PC 1", "PC 2")
         colours = digit_colours()
@@ -43,9 +42,14 @@ class EmbeddingMap(QWidget):
                                          pen=pg.mkPen("k", width=1.5))
         self.marker.setZValue(10)
         self.plot.addItem(self.marker)
-        legend = QLabel(legend_html(
+        # The help sits on the legend, not the plot: over the plot it covered the
+        # points on every hover, hiding the very image being pointed at.
+        self.legend = QLabel(legend_html(
             [("●", "#%02x%02x%02x" % tuple(c), str(d)) for d, c in enumerate(colours)]
-            + [("★", "#b39500", "your drawing")]))
+            + [("★", "#b39500", "your drawing")]) + " &nbsp;<u>What is this?</u>",
+            wordWrap=True)      # wraps rather than widen the window
+        # Which layer, and how wide, is known once a model is evaluated.
+        self.legend.setToolTip(TIP.format(units="the units the network's answer is read from"))
         self.preview = QLabel(objectName="embedding_preview", autoFillBackground=True,
                               frameShape=QLabel.Shape.StyledPanel)
         self.preview.setFixedSize(58, 58)
@@ -62,7 +66,7 @@ class EmbeddingMap(QWidget):
         row.addWidget(self.caption, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(legend)
+        layout.addWidget(self.legend)
         layout.addWidget(widget, 1)
         layout.addLayout(row)
 
@@ -74,7 +78,7 @@ class EmbeddingMap(QWidget):
             rows = np.flatnonzero(evaluation.labels == digit)
             scatter.setData(pos=evaluation.points[rows], data=rows)
         self.plot.setTitle(TITLE.format(layer=evaluation.embedded), size="10pt")
-        self.widget.setToolTip(TIP.format(
+        self.legend.setToolTip(TIP.format(
             units=f"the {evaluation.features.shape[1]:,} units of {evaluation.embedded}"))
         ratio = evaluation.embedding.explained_variance_ratio_
         self.plot.setLabel("bottom", f"PC 1 ({ratio[0]:.0%} of the variance)")
@@ -96,4 +100,4 @@ class EmbeddingMap(QWidget):
         evaluation = self._evaluation
         true, predicted = int(evaluation.labels[index]), int(evaluation.predicted[index])
         verdict = "right" if true == predicted else f"wrong: predicted {predicted}"
-        self.caption.setText(f"Validation image #{index}: a {true} ({verdict})")
+        self.caption.setText(f"Validation image #{index}: {with_article(true)} ({verdict})")

@@ -20,6 +20,7 @@ from cnn_core.errors import UserError
 from cnn_core.metrics import misclassified
 
 from ..background import BackgroundRunner
+from ..help_text import with_article
 from ..style import muted
 from .confusion import ConfusionView
 from .embedding import EmbeddingMap
@@ -327,9 +328,9 @@ class EvaluatePlace(QWidget):
                      f"{true_class}{every} (click the cell again for all the mistakes)")
         else:
             kind = "right" if true_class == predicted else "wrong"
-            title = (f"{len(indices)} image{'s' * (len(indices) != 1)} of a {true_class} the "
-                     f"network calls {predicted} ({kind}); click one to explain it, or the "
-                     f"cell again for all the mistakes")
+            title = (f"{len(indices)} image{'s' * (len(indices) != 1)} of "
+                     f"{with_article(true_class)} the network calls {predicted} ({kind}); "
+                     f"click one to explain it, or the cell again for all the mistakes")
         self.gallery.show_images(title, indices, self.images,
                                  [f"{predicted} ({c:.0%})" for c in confidence])
 

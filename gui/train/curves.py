@@ -20,7 +20,7 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ..style import (CURSOR_COLOUR, RAW_COLOUR, TRAIN_COLOUR, VALIDATION_COLOUR, decade_range,
-                     legend_html, set_decade_ticks, style_plot)
+                     legend_html, muted, set_decade_ticks, style_plot)
 
 SMOOTHING = 0.9   # weight of the past in the moving average of the batch curves
 CHANGE_COLOUR = "#D55E00"   # vermilion: a setting a person changed (Okabe-Ito)
@@ -35,6 +35,18 @@ LEGEND = legend_html([("━", "rgba(0,114,178,0.35)", "each batch"),
                       ("┆", "#888888", "end of an epoch"),
                       ("│", CHANGE_COLOUR, "setting changed"),
                       ("▲", DIVERGED_COLOUR, "diverged")])
+
+#: Why the validation accuracy can sit above the training accuracy (early in a run
+#: it usually does), on the legend and, while it does, under it.
+ACCURACY_GAP_TIP = (
+    "<p><b>Validation above training?</b> The training accuracy of an epoch is the "
+    "average over its batches, measured while the weights were still improving, so "
+    "it trails the weights at the epoch's end, which the validation set is measured "
+    "with. With augmentation on, the training images are also shifted, turned and "
+    "scaled, so they are harder than the validation digits. (The network uses no "
+    "dropout.)</p>")
+ACCURACY_GAP_NOTE = ("Validation above training: the training figure is averaged over the "
+                     "epoch while the weights improved, on harder (augmented) images.")
 
 
 def smooth(values, beta=SMOOTHING, state=(0.0, 0)):
@@ -137,11 +149,17 @@ class TrainingCurves(QWidget):
         super().__init__(parent)
         view = pg.GraphicsLayoutWidget()
         # Wrapped: one line of seven entries would set the window's minimum width.
-        legend = QLabel(LEGEND, alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
+        legend = QLabel(LEGEND, alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True,
+                        toolTip=ACCURACY_GAP_TIP)
+        self.gap_note = muted(QLabel(ACCURACY_GAP_NOTE, alignment=Qt.AlignmentFlag.AlignCenter,
+                                     wordWrap=True, toolTip=ACCURACY_GAP_TIP,
+                                     objectName="accuracy_gap_note"))
+        self.gap_note.setVisible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(legend)
+        layout.addWidget(self.gap_note)
         layout.addWidget(view, 1)
         self.loss_plot = style_plot(view.addPlot(row=0, col=0), "Loss", "epoch", "cross-entropy")
         self.accuracy_plot = style_plot(view.addPlot(row=0, col=1), "Accuracy", "epoch", "%")
@@ -196,6 +214,7 @@ class TrainingCurves(QWidget):
         for series in self.series.values():
             for line in series.values():
                 line.clear()
+        self.gap_note.setVisible(False)
         self._raw = {"loss": np.zeros(0), "accuracy": np.zeros(0)}
         self._settings = np.zeros((0, 3))
         self._drop_changes_after(-1.0)
@@ -234,6 +253,7 @@ class TrainingCurves(QWidget):
         self.series["loss"]["validation"].extend(x, np.array([r.val_loss]))
         self.series["accuracy"]["train"].extend(x, np.array([100 * r.train_accuracy]))
         self.series["accuracy"]["validation"].extend(x, np.array([100 * r.val_accuracy]))
+        self._explain_gap()
         self._set_boundaries(r.epoch)
         self._fit(summary.total_epochs)
 
@@ -247,6 +267,7 @@ class TrainingCurves(QWidget):
                 line.truncate(epoch, raw_y=self._raw[key])
         self._settings = self._settings[self._settings[:, 0] <= epoch + 1e-9]
         self._drop_changes_after(epoch)
+        self._explain_gap()
         self._set_boundaries(epoch)
 
     @Slot(object)
@@ -280,6 +301,12 @@ class TrainingCurves(QWidget):
         self.accuracy_plot.addItem(items["accuracy_line"], ignoreBounds=True)
         self.divergences.append((divergence, items))
         self._clip_spikes()
+
+    def _explain_gap(self):
+        """Say why while the latest epoch's validation accuracy is above its training one."""
+        train, validation = (self.series["accuracy"][k].y for k in ("train", "validation"))
+        self.gap_note.setVisible(bool(len(train) and len(validation)
+                                      and validation[-1] > train[-1]))
 
     def _clip_spikes(self):
         """Put every divergence's spike and marker at the loss axis's top."""

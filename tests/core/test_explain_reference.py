@@ -202,6 +202,12 @@ def scaled(m):
     return m / m.max() if m.max() > 0 else m
 
 
+def symmetric(m):
+    """``m`` divided by its largest magnitude: signed, in [-1, 1] (all-zero stays zero)."""
+    peak = np.abs(m).max()
+    return m / peak if peak > 0 else m
+
+
 def occlusion_reference(network, image, seed, patch, stride, fill):
     """Zeiler & Fergus 2014: the score drop when a patch is painted ``fill``, per pixel
     averaged over the patches covering it; patch corners every ``stride`` and at the
@@ -300,11 +306,12 @@ def test_saliency_is_the_signed_pixel_gradient(choice, small):
     network, images = small
     target, contrast = choice
     result = saliency(network, images[:, None], target, contrast)
-    for raw, heat, image in zip(result.raw, result.heatmap, images):
+    for raw, heat, signed, image in zip(result.raw, result.heatmap, result.signed, images):
         gradient = pixel_gradient(network, image, resolve(network, image, target, contrast))
         assert (gradient > 0).any() and (gradient < 0).any()
         assert_close(raw, gradient, "saliency raw")
         assert_close(heat, scaled(np.abs(gradient)), "saliency heatmap")
+        assert_close(signed, symmetric(gradient), "saliency signed")
 
 
 @pytest.mark.parametrize("choice", CHOICES[1:])
@@ -314,12 +321,13 @@ def test_smoothgrad_is_the_mean_gradient_over_the_same_noisy_copies(choice, smal
     samples, noise, seed = 4, 0.3, 7
     result = smooth_grad(network, images[:, None], target, contrast, samples, noise, seed)
     rng = np.random.default_rng(seed)      # the same draws, image after image
-    for raw, heat, image in zip(result.raw, result.heatmap, images):
+    for raw, heat, signed, image in zip(result.raw, result.heatmap, result.signed, images):
         score = resolve(network, image, target, contrast)
         noisy = image + rng.normal(0.0, noise, (samples, 1, SIDE, SIDE))[:, 0]
         grads = np.stack([pixel_gradient(network, copy, score) for copy in noisy])
         assert_close(raw, grads.mean(axis=0), "smoothgrad raw")
         assert_close(heat, scaled(np.abs(grads).mean(axis=0)), "smoothgrad heatmap")
+        assert_close(signed, symmetric(grads.mean(axis=0)), "smoothgrad signed")
 
 
 @pytest.mark.parametrize("baseline", ["black", "gray"])
@@ -332,7 +340,7 @@ def test_integrated_gradients_is_the_midpoint_sum_along_the_straight_path(choice
     base = np.zeros((SIDE, SIDE)) if baseline == "black" else np.full((SIDE, SIDE), 0.4)
     result = integrated_gradients(network, images[:, None], target, contrast, steps,
                                   None if baseline == "black" else base)
-    for raw, heat, image in zip(result.raw, result.heatmap, images):
+    for raw, heat, signed, image in zip(result.raw, result.heatmap, result.signed, images):
         score = resolve(network, image, target, contrast)
         path = [base + (k + 0.5) / steps * (image - base) for k in range(steps)]
         grads = np.mean([pixel_gradient(network, point, score) for point in path], axis=0)
@@ -340,6 +348,8 @@ def test_integrated_gradients_is_the_midpoint_sum_along_the_straight_path(choice
         assert (expected > 0).any() and (expected < 0).any()
         assert_close(raw, expected, "integrated gradients raw")
         assert_close(heat, scaled(expected), "integrated gradients heatmap")
+        assert_close(signed, symmetric(expected), "integrated gradients signed")
+        assert signed.min() < 0 < signed.max()
 
 
 @pytest.mark.parametrize("options", [dict(patch=4, stride=2, fill=0.0),
@@ -349,12 +359,31 @@ def test_occlusion_is_the_score_drop_per_patch(choice, options, small):
     network, images = small
     target, contrast = choice
     result = occlusion(network, images[:, None], target, contrast, **options)
-    for raw, heat, image in zip(result.raw, result.heatmap, images):
+    for raw, heat, signed, image in zip(result.raw, result.heatmap, result.signed, images):
         expected = occlusion_reference(network, image, resolve(network, image, target, contrast),
                                        **options)
         assert (expected > 0).any() and (expected < 0).any()
         assert_close(raw, expected, "occlusion raw")
         assert_close(heat, scaled(expected), "occlusion heatmap")
+        assert_close(signed, symmetric(expected), "occlusion signed")
+
+
+@pytest.mark.parametrize("method", ["saliency", "smoothgrad", "integrated-gradients",
+                                    "occlusion"])
+def test_an_explanation_carries_its_pixel_methods_signed_map(method, small):
+    """What Draw & Explain draws on its diverging map: the raw attribution on one
+    symmetric scale, evidence against the class kept (negative)."""
+    network, images = small
+    got = explain(network, images[0], method)
+    assert got.signed.shape == (SIDE, SIDE)
+    assert_close(got.signed, symmetric(got.raw), f"{method} signed")
+    assert got.signed.min() < 0 < got.signed.max()
+    assert np.abs(got.signed).max() == pytest.approx(1.0)
+
+
+def test_a_cam_has_no_signed_map(small):
+    network, images = small
+    assert explain(network, images[0], "gradcam").signed is None
 
 
 # --- the same weights in PyTorch ----------------------------------------------------------

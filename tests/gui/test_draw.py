@@ -190,7 +190,8 @@ def test_strip_shows_a_map_per_conv_layer_with_its_auc(window, qtbot):
     assert strip.names == ["conv1", "conv2", "conv3", "conv4"]
     assert all(strip.images[n].image.shape == (28, 28, 3) for n in strip.names)
     assert "conv4" in scored
-    assert all(strip.titles[n].text == f"{n} · empty" for n in strip.names if n not in scored)
+    assert all(strip.titles[n].text == n and strip.notes[n].isVisible()
+               for n in strip.names if n not in scored)
 
 
 def test_an_empty_map_says_so_instead_of_an_auc(window, qtbot):
@@ -206,7 +207,10 @@ def test_an_empty_map_says_so_instead_of_an_auc(window, qtbot):
     wait_analysed(qtbot, place, lambda a: not a.cams["conv3"][1].any())
     strip = place.cam_strip
     qtbot.waitUntil(lambda: "AUC" in strip.titles["conv4"].text, timeout=WAIT_MS)
-    assert strip.titles["conv3"].text == "conv3 · empty"
+    assert strip.titles["conv3"].text == "conv3"
+    assert strip.notes["conv3"].isVisible()
+    note = strip.notes["conv3"].toPlainText().replace("\n", " ")
+    assert f"no positive evidence at conv3 for class {place.controller.analysis.target}" in note
     assert "raises the score" in strip.images["conv3"].toolTip()
     panel = place.method_panel
     panel.layer.setCurrentIndex(panel.layer.findData("conv3"))

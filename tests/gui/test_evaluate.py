@@ -6,6 +6,7 @@ from PySide6.QtCore import QPointF, Qt
 from cnn_core import paths
 from cnn_core.data import MNIST_TEST_FILES, MNIST_TRAIN_FILES, load_sample, write_idx
 from cnn_core.metrics import confusion_matrix
+from gui.help_text import with_article
 
 from .conftest import WAIT_MS, press, wait_idle
 from .test_draw import draw_seven, open_draw_place, wait_analysed
@@ -51,7 +52,7 @@ def test_clicking_a_confusion_cell_shows_exactly_the_images_of_that_cell(window,
                                   & (evaluation.predicted == predicted))
         qtbot.waitUntil(lambda: sorted(place.gallery.indices()) == expected.tolist(),
                         timeout=WAIT_MS)
-        assert f"of a {true_class} the network calls {predicted}" in \
+        assert f"of {with_article(true_class)} the network calls {predicted}" in \
             place.gallery.title.text()
 
 

@@ -9,6 +9,7 @@ from PySide6.QtCore import QPointF, Qt
 
 from cnn_core import paths
 from cnn_core.data import MNIST_TEST_FILES, MNIST_TRAIN_FILES, load_sample, write_idx
+from gui.help_text import with_article
 
 from .conftest import WAIT_MS
 from .test_draw import draw_seven, open_draw_place, wait_analysed
@@ -162,7 +163,8 @@ def test_an_empty_cell_says_it_has_no_images(window, qtbot):
     count = int(matrix[true_class, predicted])
     qtbot.waitUntil(lambda: len(place.gallery.indices()) == count, timeout=WAIT_MS)
     assert place.gallery.title.text().startswith(
-        f"{count} image{'s' * (count != 1)} of a {true_class} the network calls {predicted}")
+        f"{count} image{'s' * (count != 1)} of {with_article(true_class)} the network "
+        f"calls {predicted}")
     assert "click one to explain it" in place.gallery.title.text()
 
 
@@ -171,7 +173,7 @@ def gallery_shows_cell(place, true_class, predicted):
     ev = place.evaluation
     expected = np.flatnonzero((place.labels == true_class) & (ev.predicted == predicted))
     return (sorted(place.gallery.indices()) == expected.tolist()
-            and f"of a {true_class} the network calls {predicted}"
+            and f"of {with_article(true_class)} the network calls {predicted}"
             in place.gallery.title.text())
 
 
