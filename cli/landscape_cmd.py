@@ -15,20 +15,22 @@ from pathlib import Path
 
 import numpy as np
 
+from cnn_core import paths
 from cnn_core.atomic import atomic_write
 from cnn_core.errors import ConfigError
+from cnn_core.landscape import DEFAULT_IMAGES
 
 MAX_GRID = 201
 DEFAULT_GRID = 21
-DEFAULT_IMAGES = 256
 
 
 def add_parser(subparsers):
     """Add the ``landscape`` subcommand to ``subparsers`` (from ``add_subparsers``)."""
     parser = subparsers.add_parser(
         "landscape", help="the loss landscape around a model and its training path, as a PNG")
-    parser.add_argument("--model", type=Path, required=True,
-                        help="the model at the centre (the end of the path)")
+    parser.add_argument("--model", type=Path, default=paths.SHIPPED_MODEL,
+                        help="the model at the centre, the end of the path (default: the "
+                             "shipped model)")
     parser.add_argument("--trajectory", type=Path, nargs="+", default=[], metavar="EPOCH_FILE",
                         help="the path's model files in order (train --save-epochs DIR: "
                              "DIR/epoch_*.npz); the model is added at the end unless the "
