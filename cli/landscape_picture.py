@@ -118,7 +118,7 @@ def _colour_bar(canvas, draw, loss, table, font):
         y = _TOP + PLOT - level * band_height
         value = np.exp(low + level / LEVELS * (high - low))
         draw.line([(left + _BAR, y), (left + _BAR + 3, y)], fill=TEXT)
-        draw.text((left + _BAR + 5, y), f"{value:.3g}", fill=TEXT, font=font, anchor="lm")
+        draw.text((left + _BAR + 8, y), f"{value:.3g}", fill=TEXT, font=font, anchor="lm")
     draw.text((left, _TOP - 6), "loss", fill=TEXT, font=font, anchor="ld")
 
 
