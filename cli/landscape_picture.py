@@ -22,6 +22,8 @@ MODEL = (213, 94, 0)            # Okabe-Ito vermilion, as the app's outlines
 CONTOUR_SHADE = 0.55            # a contour line is its band's colour this much darker
 #: Beyond this many points only the first and the last are labelled with their names.
 _MAX_LABELS = 16
+#: Pixels between two points for both to be named.
+_LABEL_ROOM = 14
 
 
 def _font(size):
@@ -123,16 +125,22 @@ def _colour_bar(canvas, draw, loss, table, font):
 
 
 def _path(draw, pixels, names, font):
-    """The path as a line through its points, each named when there are few."""
+    """The path as a line through its points, each named when there are few and
+    its name has room (the last point's name first: the model's wins)."""
     if len(pixels) > 1:
         draw.line(pixels, fill=PATH, width=2)
+    last = len(pixels) - 1
     for index, (x, y) in enumerate(pixels):
-        last = index == len(pixels) - 1
-        radius = 6 if last else 3.5
+        radius = 6 if index == last else 3.5
         draw.ellipse([x - radius, y - radius, x + radius, y + radius],
-                     fill=MODEL if last else PATH, outline=(0, 0, 0))
-        if len(pixels) <= _MAX_LABELS or index in (0, len(pixels) - 1):
+                     fill=MODEL if index == last else PATH, outline=(0, 0, 0))
+    named = []
+    for index in range(last, -1, -1):
+        x, y = pixels[index]
+        crowded = any(abs(x - u) < _LABEL_ROOM and abs(y - v) < _LABEL_ROOM for u, v in named)
+        if not crowded and (len(pixels) <= _MAX_LABELS or index in (0, last)):
             draw.text((x + 7, y - 7), names[index], fill=PATH, font=font, anchor="ls")
+            named.append((x, y))
 
 
 def render(grid, path, names, title, x_label, y_label):
