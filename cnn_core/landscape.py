@@ -227,6 +227,9 @@ def random_plane(state, seed):
                                 for name, value in state.items()}, state)
              for _ in range(2)]
     directions = np.stack([flatten(d) for d in drawn])
+    if not directions.any():
+        raise ConfigError("the model's weights are all zero, so directions scaled to its "
+                          "filters are zero too: there is no slice to show")
     return Plane(flatten(state), directions, None, "random")
 
 

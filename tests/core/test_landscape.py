@@ -92,6 +92,11 @@ def test_random_planes_repeat_with_their_seed():
     assert a.kind == "random" and a.explained is None
 
 
+def test_a_random_plane_around_zero_weights_is_refused():
+    with pytest.raises(ConfigError, match="all zero"):
+        random_plane(tiny(None).state_dict(), 0)
+
+
 def test_random_plane_projects_a_point_of_the_plane_to_its_coordinates():
     state = tiny(0).state_dict()
     plane = random_plane(state, 1)
