@@ -34,7 +34,8 @@ sys.path.insert(0, str(REPO))
 
 from cnn_core import paths  # noqa: E402
 from cnn_core.data import load_sample  # noqa: E402
-from cnn_core.landscape import grid_axes, loss_grid, random_plane, refine_grids  # noqa: E402
+from cnn_core.landscape import (TRAINING_DUTY, grid_axes, loss_grid, random_plane,  # noqa: E402
+                                refine_grids)
 from cnn_core.model_files import load_model  # noqa: E402
 from cnn_core.parallel import default_workers  # noqa: E402
 from cnn_core.trainer import TrainConfig, Trainer  # noqa: E402
@@ -122,7 +123,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batches", type=int, default=12, help="training batches per timing")
-    parser.add_argument("--duties", type=float, nargs="+", default=[1.0, 0.25, 0.12])
+    parser.add_argument("--duties", type=float, nargs="+", default=[1.0, 0.25, TRAINING_DUTY])
     parser.add_argument("--full", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
