@@ -1,5 +1,5 @@
-"""The Draw & Explain place: the canvas and its tools on the left, what the network
-makes of the drawing in the middle, activations, features and learning on the right.
+"""The Draw & Explain place: the canvas and its tools on the left; beside it, one tab
+each, what the network makes of the drawing, its activations, features, learning and insides.
 
 The panels never call each other: :meth:`DrawExplainPlace._wire` connects
 them to the :class:`~gui.draw.controller.DrawController`, the one place
@@ -9,9 +9,10 @@ import logging
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QButtonGroup, QFileDialog, QGroupBox, QHBoxLayout, QLabel,
-                               QMessageBox, QPushButton, QSlider, QSpinBox, QSplitter,
-                               QTabWidget, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QButtonGroup, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout,
+                               QLabel, QMessageBox, QPushButton, QSlider, QSpinBox,
+                               QSplitter, QTabWidget, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from cnn_core.errors import DataError, ImageError
 
@@ -92,9 +93,12 @@ class DrawExplainPlace(QWidget):
         self.model_label = QLabel(wordWrap=True)
         self.personal = self._open_personal_set()
         self.setAcceptDrops(True)
-        layout = QHBoxLayout(self)
-        layout.addWidget(self._left_column())
-        layout.addWidget(self._right_side(), 1)
+        self.split = QSplitter(Qt.Orientation.Horizontal, childrenCollapsible=False)
+        self.split.addWidget(self._left_column())
+        self.split.addWidget(self._right_side())
+        self.split.setStretchFactor(1, 1)
+        self.split.setSizes([LEFT_WIDTH, 3 * LEFT_WIDTH])
+        QHBoxLayout(self).addWidget(self.split)
         self._wire()
         self.features.choose(*self.controller.feature_choice)
         self.teach.set_drawing_present(False)
@@ -103,7 +107,6 @@ class DrawExplainPlace(QWidget):
 
     def _left_column(self):
         column = QWidget()
-        column.setFixedWidth(LEFT_WIDTH)
         box = QVBoxLayout(column)
         box.setContentsMargins(0, 0, 4, 0)
         box.addLayout(self._tools())
@@ -111,9 +114,9 @@ class DrawExplainPlace(QWidget):
         self.canvas.setMaximumHeight(LEFT_WIDTH - 8)
         box.addWidget(self.canvas, 1)
         box.addLayout(self._inputs())
-        teach = QGroupBox("Teach it")
-        QVBoxLayout(teach).addWidget(self.teach)
-        box.addWidget(teach)
+        self.teach_box = QGroupBox("Teach it")
+        QVBoxLayout(self.teach_box).addWidget(self.teach)
+        box.addWidget(self.teach_box)
         box.addWidget(self.model_label)
         box.addStretch(1)
         return column
@@ -138,7 +141,7 @@ class DrawExplainPlace(QWidget):
         return row
 
     def _inputs(self):
-        row = QHBoxLayout()
+        row = QGridLayout()
         self.open_button = QPushButton("Open image…")
         self.open_button.setToolTip("Open an image file (you can also drop one here, or "
                                     "paste with Ctrl+V)")
@@ -150,30 +153,40 @@ class DrawExplainPlace(QWidget):
         self.validation_button.setToolTip("Show one of the 1,000 bundled validation images, "
                                           "with Grad-CAM for its true and predicted class")
         self.validation_index.valueChanged.connect(self._index_changed)
-        for widget in (self.open_button, self.paste_button, self.validation_index,
-                       self.validation_button):
-            row.addWidget(widget)
+        # Two rows: on one the column could not be narrower than the four buttons.
+        for index, widget in enumerate((self.open_button, self.paste_button,
+                                        self.validation_index, self.validation_button)):
+            row.addWidget(widget, index // 2, index % 2)
         return row
 
     def _right_side(self):
-        middle = QSplitter(Qt.Orientation.Vertical, childrenCollapsible=False)
-        for widget, stretch in ((self.prediction, 2), (self.cam_strip, 3),
-                                (self.method_panel, 5)):
-            widget.setMinimumHeight(150)
-            middle.addWidget(widget)
-            middle.setStretchFactor(middle.count() - 1, stretch)
-        self.tabs = QTabWidget(documentMode=True)
-        self.tabs.addTab(self.activations, "Activations")
-        self.tabs.addTab(self.features, "Feature visualisation")
-        self.tabs.addTab(self.learning, "Watch it learn")
-        split = QSplitter(Qt.Orientation.Horizontal, childrenCollapsible=False)
-        split.addWidget(middle)
-        split.addWidget(self.tabs)
-        split.setSizes([520, 460])
+        """The views beside the canvas, one tab each, so that each has the whole width
+        a small screen leaves (the canvas stays in sight: drawing updates every view)."""
+        # A labelled image's true-and-predicted pair shares the strip's room (a tab it
+        # is brought to), so showing it never shrinks the main map.
+        self.strip_tabs = QTabWidget(documentMode=True)
+        self.strip_tabs.addTab(self.cam_strip, "Every conv layer")
+        self.strip_tabs.addTab(self.method_panel.pair, "True and predicted class")
+        self.strip_tabs.setTabVisible(1, False)
+        self.explain = QSplitter(Qt.Orientation.Vertical, childrenCollapsible=False)
+        # The answer's bars stay readable; the main map takes what the screen has to spare.
+        self.prediction.setMinimumHeight(140)
+        for widget, stretch in ((self.prediction, 2), (self.method_panel, 6),
+                                (self.strip_tabs, 3)):
+            self.explain.addWidget(widget)
+            self.explain.setStretchFactor(self.explain.count() - 1, stretch)
         self.views = QTabWidget(documentMode=True)
-        self.views.addTab(split, "Explain")
-        self.views.addTab(self.network_panel, "Inside the network")
+        for widget, name in ((self.explain, "Explain"), (self.activations, "Activations"),
+                             (self.features, "Feature visualisation"),
+                             (self.learning, "Watch it learn"),
+                             (self.network_panel, "Inside the network")):
+            self.views.addTab(widget, name)
         return self.views
+
+    def _show_pair_tab(self, shown):
+        """Bring the true-and-predicted pair to the front while it has maps to show."""
+        self.strip_tabs.setTabVisible(1, shown)
+        self.strip_tabs.setCurrentIndex(1 if shown else 0)
 
     # --- wiring -------------------------------------------------------------------------
 
@@ -215,6 +228,7 @@ class DrawExplainPlace(QWidget):
         c.strip_scored.connect(self.cam_strip.show_scores)
         c.pair_ready.connect(self.method_panel.show_pair)
         c.pair_hidden.connect(self.method_panel.hide_pair)
+        self.method_panel.pair_shown.connect(self._show_pair_tab)
         c.features_ready.connect(self.features.show_features)
         c.features_status.connect(self.features.show_status)
         c.learning_changed.connect(self.learning.show_frames)
