@@ -26,6 +26,7 @@ from .draw.place import DrawExplainPlace
 from .evaluate.place import EvaluatePlace
 from .exports_menu import ExportCommands
 from .help_text import ABOUT, TOUR, HowItWorksDialog
+from .presentation import PresentationMode
 from .recent_files import RecentFiles
 from .style import keep_plots_whole
 from .task_progress import TaskProgress
@@ -127,6 +128,7 @@ class MainWindow(QMainWindow):
                                    self.open_model_file, self._status)
         self.exports = ExportCommands(self, self.controller, self.draw_place.controller.pinned,
                                       self._status, self.show_message)
+        self.presentation = PresentationMode(self)
         self._build_menus()
         self._wire()
         self.train_page.dataset.set_mnist_ready(is_mnist_downloaded())
@@ -164,7 +166,9 @@ class MainWindow(QMainWindow):
         training_menu = self.menuBar().addMenu("&Training")
         for action in self.train_page.buttons.actions.values():
             training_menu.addAction(action)
-        self.theme.build_menu(self.menuBar().addMenu("&View").addMenu("&Theme"))
+        view_menu = self.menuBar().addMenu("&View")
+        self.theme.build_menu(view_menu.addMenu("&Theme"))
+        view_menu.addAction(self.presentation.action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction("&How it works", self.show_how_it_works)
         help_menu.addAction("&About", self.show_about)

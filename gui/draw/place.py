@@ -7,8 +7,8 @@ where this page's signals meet.
 """
 import logging
 
-from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QFont, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QButtonGroup, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout,
                                QLabel, QMessageBox, QPushButton, QSlider, QSpinBox,
                                QSplitter, QTabWidget, QToolButton,
@@ -39,6 +39,10 @@ INDEX_TIP = "Which of the 1,000 bundled validation images (#0 to #999) to show"
 NO_INDEX_TIP = ("The image from Evaluate is not one of the bundled validation images; "
                 "choose an index to show one of those")
 LEFT_WIDTH = 440
+#: How much larger the answer in words is in presentation mode (the app's type grows too).
+PRESENTED_ANSWER_SCALE = 2.0
+#: Qt's "no maximum" size.
+QWIDGETSIZE_MAX = 16777215
 
 
 def conv_sources(network):
@@ -92,6 +96,7 @@ class DrawExplainPlace(QWidget):
         self.network_panel = NetworkPanel()
         self.model_label = QLabel(wordWrap=True)
         self.personal = self._open_personal_set()
+        self._before_presenting = None      # the layout to restore after presenting
         self.setAcceptDrops(True)
         self.split = QSplitter(Qt.Orientation.Horizontal, childrenCollapsible=False)
         self.split.addWidget(self._left_column())
@@ -278,6 +283,57 @@ class DrawExplainPlace(QWidget):
     def set_training_locked(self, locked):
         """Whether the run's training data is fixed (so "include in training" is too)."""
         self.teach.set_locked(locked)
+
+    def set_presentation(self, on):
+        """Enlarge the canvas, the answer and the main map for a projector (``on``),
+        the secondary panels hidden; or put back exactly what was there before."""
+        if on:
+            self._before_presenting = (
+                self.split.saveState(), self.explain.saveState(), self.views.currentIndex(),
+                self.answer_font(), self.canvas.maximumHeight(),
+                {widget: not widget.isHidden() for widget in self._secondary()},
+                [self.views.isTabVisible(i) for i in range(self.views.count())])
+            for widget in self._secondary():
+                widget.setVisible(False)
+            self.views.setCurrentWidget(self.explain)
+            for index in range(self.views.count()):
+                self.views.setTabVisible(index, self.views.widget(index) is self.explain)
+            font = self.answer_font()
+            font.setPointSizeF(font.pointSizeF() * PRESENTED_ANSWER_SCALE)
+            self.prediction.answer.setFont(font)
+            self.canvas.setMaximumHeight(QWIDGETSIZE_MAX)
+            # The canvas square in the height there is, the map and answer beside it.
+            left = min(self.height(), self.width() * 2 // 5)
+            self.split.setSizes([left, self.width() - left])
+            # A third of the height for the answer's bars, the rest for the map.
+            height = self.explain.height()
+            self.explain.setSizes([height // 3, height - height // 3, 0])
+            self.views.tabBar().setVisible(False)       # one tab left: no bar needed
+        elif self._before_presenting is not None:
+            split, explain, view, font, canvas, shown, tabs = self._before_presenting
+            self._before_presenting = None
+            self.views.tabBar().setVisible(True)
+            for index, visible in enumerate(tabs):
+                self.views.setTabVisible(index, visible)
+            for widget, visible in shown.items():
+                widget.setVisible(visible)
+            self.prediction.answer.setFont(font)
+            self.canvas.setMaximumHeight(canvas)
+            # Again once the splitters have taken in the panels shown again (a splitter
+            # sizes a child when the child's show event arrives, after this).
+            for splitter, state in ((self.split, split), (self.explain, explain)):
+                splitter.restoreState(state)
+                QTimer.singleShot(0, lambda s=splitter, t=state: s.restoreState(t))
+            self.views.setCurrentIndex(view)     # last: the splitters are sized on show
+
+    def answer_font(self):
+        """The font of the answer in words (a copy)."""
+        return QFont(self.prediction.answer.font())
+
+    def _secondary(self):
+        """What presentation mode hides: the tools beyond drawing, and the CAM strip."""
+        return (self.teach_box, self.model_label, self.strip_tabs, self.open_button,
+                self.paste_button, self.validation_index, self.validation_button)
 
     def shutdown(self):
         """End the explanation thread; call once, when the window closes."""

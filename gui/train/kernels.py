@@ -33,6 +33,7 @@ OVERVIEW_TIP = ("One column per output channel of the layer, one row per input c
 HOVER_HINT = "hover a kernel for its numbers"
 OUTLINE_COLOUR = "#D55E00"      # Okabe-Ito vermillion: stands out on viridis
 TITLE_SIZE = "9pt"
+DRIFT_MINIMUM_WIDTH = 210
 
 
 class KernelGrids(QWidget):
@@ -138,6 +139,8 @@ class KernelGrids(QWidget):
             brushes=[LAYER_COLOURS[i % len(LAYER_COLOURS)] for i in range(len(self.param_names))],
             pen=None)
         plot.addItem(self.drift_bars)
+        # Wide enough for its axis label, which the plot's own minimum does not count.
+        widget.setMinimumWidth(DRIFT_MINIMUM_WIDTH)
         return widget
 
     # --- what the controller sends ----------------------------------------------------
