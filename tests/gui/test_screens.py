@@ -3,7 +3,10 @@
 
 One window for the module (``module_window``), resized between tests.
 """
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 from PySide6.QtCore import Qt
@@ -263,3 +266,15 @@ def test_presentation_has_a_menu_item_and_a_free_shortcut(win):
     others = [a.shortcut() for a in win.findChildren(type(action))
               if a is not action and not a.shortcut().isEmpty()]
     assert not action.shortcut().isEmpty() and action.shortcut() not in others
+
+
+@pytest.mark.slow
+def test_a_1920_by_1080_screen_at_150_percent(tmp_path):
+    """At 150 % a 1920×1080 screen has 1280×720 points: this module's size checks, run
+    again in an app scaled by 1.5 (the scale is fixed when the app starts)."""
+    env = dict(os.environ, QT_SCALE_FACTOR="1.5")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "-m", "not slow", "-k", "fits or nothing_is_cut", __file__],
+                         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert " passed" in run.stdout and "deselected" in run.stdout
