@@ -37,10 +37,6 @@ class PresentationMode:
         """Whether the window is presenting."""
         return self._before is not None
 
-    def toggle(self):
-        """Switch presentation mode on or off (as the menu item does)."""
-        self.action.setChecked(not self.on)
-
     def set_on(self, on):
         """Present (``on``) or restore the layout from before."""
         if on == self.on:

@@ -219,7 +219,8 @@ def layout_state(win):
     """What presentation mode changes and must put back."""
     place, app = win.draw_place, QApplication.instance()
     return {"font": app.font().pointSizeF(), "answer": place.answer_font().pointSizeF(),
-            "split": place.split.sizes(), "place": win.tabs.currentIndex(), "view": place.views.currentIndex(),
+            "split": place.split.sizes(), "place": win.tabs.currentIndex(),
+            "view": place.views.currentIndex(),
             "canvas": place.canvas.maximumHeight(),
             "shown": [not w.isHidden() for w in (place.teach_box, place.strip_tabs,
                                                   place.views.tabBar())],
