@@ -28,6 +28,7 @@ from .evaluate.place import EvaluatePlace
 from .exports_menu import ExportCommands
 from .help_text import ABOUT, TOUR, HowItWorksDialog
 from .network.backward_window import BackwardWindow
+from .presentation import PresentationMode
 from .recent_files import RecentFiles
 from .save_places import remember_folder, start_folder, with_extension
 from .status_bar import ElidingStatusBar
@@ -133,6 +134,7 @@ class MainWindow(QMainWindow):
                                    self.open_model_file, self._status)
         self.exports = ExportCommands(self, self.controller, self.draw_place.controller.pinned,
                                       self._status, self.show_message, self.settings)
+        self.presentation = PresentationMode(self)
         self._build_menus()
         self._wire()
         self._wire_one_step()
@@ -173,7 +175,9 @@ class MainWindow(QMainWindow):
         training_menu = self.menuBar().addMenu("&Training")
         for action in self.train_page.buttons.actions.values():
             training_menu.addAction(action)
-        self.theme.build_menu(self.menuBar().addMenu("&View").addMenu("&Theme"))
+        view_menu = self.menuBar().addMenu("&View")
+        self.theme.build_menu(view_menu.addMenu("&Theme"))
+        view_menu.addAction(self.presentation.action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction("&How it works", self.show_how_it_works)
         help_menu.addAction("&About", self.show_about)

@@ -35,7 +35,8 @@ def legend_html(entries):
     A Qt label instead of a pyqtgraph legend: it never covers the data and
     costs nothing to repaint when the curves change.
     """
-    return "&nbsp;&nbsp;&nbsp;".join(
+    # Entries are joined by a breakable space: a narrow window wraps the line between them.
+    return "&nbsp;&nbsp; ".join(
         f'<span style="color:{colour}; font-size:12pt;">{symbol}</span>&nbsp;{name}'
         for symbol, colour, name in entries)
 

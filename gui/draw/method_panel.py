@@ -11,6 +11,9 @@ from ..style import muted
 from .cams import AUC_TIP, METHOD_NAMES, HeatMapRow, colour_bar, set_signed_scale
 from .jobs import COSTLY_METHODS, MapChoice
 
+#: The main map's side at the least, in pixels: readable from the back of a classroom.
+MAP_MINIMUM = 200
+
 METHOD_TIPS = {
     "gradcam": "Grad-CAM: the layer's feature maps weighted by their mean gradient.",
     "gradcam++": "Grad-CAM++: like Grad-CAM, weighting positive gradients by higher powers.",
@@ -41,9 +44,11 @@ class MethodPanel(QWidget):
     Signals
     -------
     choice_changed(MapChoice)
+    pair_shown(bool) : whether ``pair`` (laid out by the owner) has maps to show.
     """
 
     choice_changed = Signal(object)
+    pair_shown = Signal(bool)
 
     def __init__(self, conv_names, parent=None):
         super().__init__(parent)
@@ -66,16 +71,18 @@ class MethodPanel(QWidget):
             box.currentIndexChanged.connect(self._changed)
 
         view = pg.GraphicsLayoutWidget()
+        # Little room around the map: on a short screen every pixel is the map's.
+        view.ci.setContentsMargins(2, 2, 2, 2)
+        view.ci.layout.setSpacing(2)
         self.title = view.addLabel("", row=0, col=0, size="9pt")
         self.map_box, self.map = image_view(view, 1, 0)
+        self.map_box.setDefaultPadding(0.01)
         framed(self.map)
         self.bar = colour_bar(view, 1, 1)
         self.auc = QLabel(objectName="auc", toolTip=AUC_TIP, wordWrap=True)
-        self.status = muted(QLabel(objectName="map_status"))
+        self.status = muted(QLabel(objectName="map_status", wordWrap=True))
         self.pair = HeatMapRow(["true", "predicted"], "Grad-CAM for the true and the "
                                "predicted class")
-        self.pair.setVisible(False)
-        self.pair.setMinimumHeight(150)
         self._build_layout(view)
         self.current = MapChoice(self.method.currentData(), self.layer.currentData())
         self.show_empty()
@@ -89,21 +96,23 @@ class MethodPanel(QWidget):
         return box
 
     def _build_layout(self, view):
+        # The choices and the scores beside the map, not above it: the map is square,
+        # so a short screen gives it the whole height. The pair is laid out by the place.
         form = QFormLayout()
         form.addRow("Method", self.method)
         form.addRow("Layer", self.layer)
-        row = QHBoxLayout()
-        row.addWidget(self.target)
-        row.addWidget(QLabel("rather than"))
-        row.addWidget(self.contrast)
-        form.addRow("Explain class", row)
-        layout = QVBoxLayout(self)
+        form.addRow("Explain class", self.target)
+        form.addRow("rather than", self.contrast)
+        column = QVBoxLayout()
+        column.addLayout(form)
+        column.addWidget(self.auc)
+        column.addWidget(self.status)
+        column.addStretch(1)
+        view.setMinimumSize(MAP_MINIMUM + 60, MAP_MINIMUM + 50)   # + the bar; + the title
+        layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(form)
+        layout.addLayout(column)
         layout.addWidget(view, 1)
-        layout.addWidget(self.auc)
-        layout.addWidget(self.status)
-        layout.addWidget(self.pair, 1)
 
     def _changed(self):
         method = self.method.currentData()
@@ -155,7 +164,7 @@ class MethodPanel(QWidget):
     @Slot(object, int, object, int, object)
     def show_pair(self, digit, true_label, true_map, predicted, predicted_map):
         """Grad-CAM for the true and the predicted class of a labelled image, side by side."""
-        self.pair.setVisible(True)
+        self.pair_shown.emit(True)
         self.pair.set_title("true", f"true class {true_label}")
         self.pair.set_title("predicted", f"predicted {predicted}"
                             + (" (right)" if predicted == true_label else " (wrong)"))
@@ -165,7 +174,7 @@ class MethodPanel(QWidget):
     @Slot()
     def hide_pair(self):
         """The drawing has no known label: no pair to show."""
-        self.pair.setVisible(False)
+        self.pair_shown.emit(False)
 
     def _paint_map(self, digit, heatmap, signed=None):
         """Draw a heat map, or a pixel method's signed map when there is one."""

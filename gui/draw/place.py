@@ -1,5 +1,5 @@
-"""The Draw & Explain place: the canvas and its tools on the left, what the network
-makes of the drawing in the middle, activations, features and learning on the right.
+"""The Draw & Explain place: the canvas and its tools on the left; beside it, one tab
+each, what the network makes of the drawing, its activations, features, learning and insides.
 
 The panels never call each other: :meth:`DrawExplainPlace._wire` connects
 them to the :class:`~gui.draw.controller.DrawController`, the one place
@@ -7,11 +7,12 @@ where this page's signals meet.
 """
 import logging
 
-from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QButtonGroup, QFileDialog, QGroupBox, QHBoxLayout, QLabel,
-                               QMessageBox, QPushButton, QSlider, QSpinBox, QSplitter,
-                               QTabWidget, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QFont, QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QButtonGroup, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout,
+                               QLabel, QMessageBox, QPushButton, QSlider, QSpinBox,
+                               QSplitter, QTabWidget, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from cnn_core.errors import DataError, ImageError
 
@@ -39,6 +40,10 @@ INDEX_TIP = "Which of the 1,000 bundled validation images (#0 to #999) to show"
 NO_INDEX_TIP = ("The image from Evaluate is not one of the bundled validation images; "
                 "choose an index to show one of those")
 LEFT_WIDTH = 440
+#: How much larger the answer in words is in presentation mode (the app's type grows too).
+PRESENTED_ANSWER_SCALE = 2.0
+#: Qt's "no maximum" size.
+QWIDGETSIZE_MAX = 16777215
 
 
 def conv_sources(network):
@@ -93,10 +98,18 @@ class DrawExplainPlace(QWidget):
         self.backward_tab = BackwardTab()
         self.model_label = QLabel(wordWrap=True)
         self.personal = self._open_personal_set()
+        self._before_presenting = None      # the layout to restore after presenting
         self.setAcceptDrops(True)
-        layout = QHBoxLayout(self)
-        layout.addWidget(self._left_column())
-        layout.addWidget(self._right_side(), 1)
+        self.split = QSplitter(Qt.Orientation.Horizontal, childrenCollapsible=False)
+        self.split.addWidget(self._left_column())
+        self.split.addWidget(self._right_side())
+        # Both sides give way on a narrow screen (the views' tab names need the room),
+        # the canvas column never wider than a little over its square.
+        self.split.setStretchFactor(0, 1)
+        self.split.setStretchFactor(1, 3)
+        self.split.widget(0).setMaximumWidth(LEFT_WIDTH + 40)
+        self.split.setSizes([LEFT_WIDTH, 3 * LEFT_WIDTH])
+        QHBoxLayout(self).addWidget(self.split)
         self._wire()
         self.features.choose(*self.controller.feature_choice)
         self.teach.set_drawing_present(False)
@@ -105,7 +118,6 @@ class DrawExplainPlace(QWidget):
 
     def _left_column(self):
         column = QWidget()
-        column.setFixedWidth(LEFT_WIDTH)
         box = QVBoxLayout(column)
         box.setContentsMargins(0, 0, 4, 0)
         box.addLayout(self._tools())
@@ -113,9 +125,9 @@ class DrawExplainPlace(QWidget):
         self.canvas.setMaximumHeight(LEFT_WIDTH - 8)
         box.addWidget(self.canvas, 1)
         box.addLayout(self._inputs())
-        teach = QGroupBox("Teach it")
-        QVBoxLayout(teach).addWidget(self.teach)
-        box.addWidget(teach)
+        self.teach_box = QGroupBox("Teach it")
+        QVBoxLayout(self.teach_box).addWidget(self.teach)
+        box.addWidget(self.teach_box)
         box.addWidget(self.model_label)
         box.addStretch(1)
         return column
@@ -140,7 +152,7 @@ class DrawExplainPlace(QWidget):
         return row
 
     def _inputs(self):
-        row = QHBoxLayout()
+        row = QGridLayout()
         self.open_button = QPushButton("Open image…")
         self.open_button.setToolTip("Open an image file (you can also drop one here, or "
                                     "paste with Ctrl+V)")
@@ -152,32 +164,41 @@ class DrawExplainPlace(QWidget):
         self.validation_button.setToolTip("Show one of the 1,000 bundled validation images, "
                                           "with Grad-CAM for its true and predicted class")
         self.validation_index.valueChanged.connect(self._index_changed)
-        for widget in (self.open_button, self.paste_button, self.validation_index,
-                       self.validation_button):
-            row.addWidget(widget)
+        # Two rows: on one the column could not be narrower than the four buttons.
+        for index, widget in enumerate((self.open_button, self.paste_button,
+                                        self.validation_index, self.validation_button)):
+            row.addWidget(widget, index // 2, index % 2)
         return row
 
     def _right_side(self):
-        middle = QSplitter(Qt.Orientation.Vertical, childrenCollapsible=False)
-        for widget, stretch in ((self.prediction, 2), (self.cam_strip, 3),
-                                (self.method_panel, 5)):
-            # 150 px, or what the prediction needs for its 112 px picture.
-            widget.setMinimumHeight(max(150, widget.minimumSizeHint().height()))
-            middle.addWidget(widget)
-            middle.setStretchFactor(middle.count() - 1, stretch)
-        self.tabs = QTabWidget(documentMode=True)
-        self.tabs.addTab(self.activations, "Activations")
-        self.tabs.addTab(self.features, "Feature visualisation")
-        self.tabs.addTab(self.learning, "Watch it learn")
-        split = QSplitter(Qt.Orientation.Horizontal, childrenCollapsible=False)
-        split.addWidget(middle)
-        split.addWidget(self.tabs)
-        split.setSizes([520, 460])
+        """The views beside the canvas, one tab each, so that each has the whole width
+        a small screen leaves (the canvas stays in sight: drawing updates every view)."""
+        # A labelled image's true-and-predicted pair shares the strip's room (a tab it
+        # is brought to), so showing it never shrinks the main map.
+        self.strip_tabs = QTabWidget(documentMode=True)
+        self.strip_tabs.addTab(self.cam_strip, "Every conv layer")
+        self.strip_tabs.addTab(self.method_panel.pair, "True and predicted class")
+        self.strip_tabs.setTabVisible(1, False)
+        self.explain = QSplitter(Qt.Orientation.Vertical, childrenCollapsible=False)
+        # The answer's bars stay readable; the main map takes what the screen has to spare.
+        self.prediction.setMinimumHeight(max(140, self.prediction.minimumSizeHint().height()))
+        for widget, stretch in ((self.prediction, 2), (self.method_panel, 6),
+                                (self.strip_tabs, 3)):
+            self.explain.addWidget(widget)
+            self.explain.setStretchFactor(self.explain.count() - 1, stretch)
         self.views = QTabWidget(documentMode=True)
-        self.views.addTab(split, "Explain")
-        self.views.addTab(self.network_panel, "Inside the network")
-        self.views.addTab(self.backward_tab, "Backward pass")
+        for widget, name in ((self.explain, "Explain"), (self.activations, "Activations"),
+                             (self.features, "Feature visualisation"),
+                             (self.learning, "Watch it learn"),
+                             (self.network_panel, "Inside the network"),
+                             (self.backward_tab, "Backward pass")):
+            self.views.addTab(widget, name)
         return self.views
+
+    def _show_pair_tab(self, shown):
+        """Bring the true-and-predicted pair to the front while it has maps to show."""
+        self.strip_tabs.setTabVisible(1, shown)
+        self.strip_tabs.setCurrentIndex(1 if shown else 0)
 
     # --- wiring -------------------------------------------------------------------------
 
@@ -224,6 +245,7 @@ class DrawExplainPlace(QWidget):
         c.strip_scored.connect(self.cam_strip.show_scores)
         c.pair_ready.connect(self.method_panel.show_pair)
         c.pair_hidden.connect(self.method_panel.hide_pair)
+        self.method_panel.pair_shown.connect(self._show_pair_tab)
         c.features_ready.connect(self.features.show_features)
         c.features_status.connect(self.features.show_status)
         c.learning_changed.connect(self.learning.show_frames)
@@ -274,6 +296,59 @@ class DrawExplainPlace(QWidget):
     def set_training_locked(self, locked):
         """Whether the run's training data is fixed (so "include in training" is too)."""
         self.teach.set_locked(locked)
+
+    def set_presentation(self, on):
+        """Enlarge the canvas, the answer and the main map for a projector (``on``),
+        the secondary panels hidden; or put back exactly what was there before."""
+        if on:
+            self._before_presenting = (
+                self.split.saveState(), self.explain.saveState(), self.views.currentIndex(),
+                self.answer_font(), self.canvas.maximumHeight(),
+                {widget: not widget.isHidden() for widget in self._secondary()},
+                [self.views.isTabVisible(i) for i in range(self.views.count())])
+            for widget in self._secondary():
+                widget.setVisible(False)
+            self.views.setCurrentWidget(self.explain)
+            for index in range(self.views.count()):
+                self.views.setTabVisible(index, self.views.widget(index) is self.explain)
+            font = self.answer_font()
+            font.setPointSizeF(font.pointSizeF() * PRESENTED_ANSWER_SCALE)
+            self.prediction.answer.setFont(font)
+            self.canvas.setMaximumHeight(QWIDGETSIZE_MAX)
+            self.split.widget(0).setMaximumWidth(QWIDGETSIZE_MAX)
+            # The canvas square in the height there is, the map and answer beside it.
+            left = min(self.height(), self.width() * 2 // 5)
+            self.split.setSizes([left, self.width() - left])
+            # A third of the height for the answer's bars, the rest for the map.
+            height = self.explain.height()
+            self.explain.setSizes([height // 3, height - height // 3, 0])
+            self.views.tabBar().setVisible(False)       # one tab left: no bar needed
+        elif self._before_presenting is not None:
+            split, explain, view, font, canvas, shown, tabs = self._before_presenting
+            self._before_presenting = None
+            self.views.tabBar().setVisible(True)
+            for index, visible in enumerate(tabs):
+                self.views.setTabVisible(index, visible)
+            for widget, visible in shown.items():
+                widget.setVisible(visible)
+            self.prediction.answer.setFont(font)
+            self.canvas.setMaximumHeight(canvas)
+            self.split.widget(0).setMaximumWidth(LEFT_WIDTH + 40)
+            # Again once the splitters have taken in the panels shown again (a splitter
+            # sizes a child when the child's show event arrives, after this).
+            for splitter, state in ((self.split, split), (self.explain, explain)):
+                splitter.restoreState(state)
+                QTimer.singleShot(0, lambda s=splitter, t=state: s.restoreState(t))
+            self.views.setCurrentIndex(view)     # last: the splitters are sized on show
+
+    def answer_font(self):
+        """The font of the answer in words (a copy)."""
+        return QFont(self.prediction.answer.font())
+
+    def _secondary(self):
+        """What presentation mode hides: the tools beyond drawing, and the CAM strip."""
+        return (self.teach_box, self.model_label, self.strip_tabs, self.open_button,
+                self.paste_button, self.validation_index, self.validation_button)
 
     def shutdown(self):
         """End the explanation thread; call once, when the window closes."""

@@ -3,7 +3,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QFont, QFontMetrics
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from cnn_core.explain.novelty import CALIBRATION_RATE, NOT_A_DIGIT
 
@@ -44,9 +44,10 @@ class PredictionPanel(QWidget):
         font.setPointSizeF(17)
         font.setWeight(QFont.Weight.DemiBold)
         self.answer.setFont(font)
+        # The input on the left; the answer above the bars on the right, so the answer
+        # costs no height of its own (height is scarce at 640-720 px).
         view = pg.GraphicsLayoutWidget()
-        view.ci.layout.setColumnStretchFactor(1, 3)
-        view.ci.setContentsMargins(2, 2, 2, 2)      # height is scarce at 720 px
+        view.ci.setContentsMargins(2, 2, 2, 2)
         view.ci.layout.setVerticalSpacing(0)
         view.addLabel("What the network sees", row=0, col=0, size="9pt")
         self.sees_box, self.sees = image_view(view, 1, 0, background="k")
@@ -56,7 +57,11 @@ class PredictionPanel(QWidget):
         self.sees_box.setFixedWidth(SEES_SIDE + 4)
         self.sees_box.setMinimumHeight(SEES_SIDE + 4)
         view.setMinimumHeight(SEES_SIDE + 30)       # the box and its title
-        plot = style_plot(view.addPlot(row=0, col=1, rowspan=2), "Probability of each digit")
+        view.setFixedWidth(SEES_SIDE + 12)
+        bars_view = pg.GraphicsLayoutWidget()
+        bars_view.ci.setContentsMargins(2, 0, 2, 2)
+        plot = style_plot(bars_view.addPlot(), None)
+        plot.setLabel("left", "probability")
         plot.getViewBox().setMouseEnabled(x=False, y=False)
         # Room around 0 and 100 % for half a label, and an axis as wide as "100%":
         # pyqtgraph drops a label that sticks out of its axis (only 50 % was left).
@@ -65,7 +70,7 @@ class PredictionPanel(QWidget):
         plot.getAxis("bottom").setTicks([[(d, str(d)) for d in range(10)]])
         axis = plot.getAxis("left")
         axis.setTicks([[(v, f"{v:.0%}") for v in PROBABILITY_TICKS]])
-        axis.setWidth(QFontMetrics(axis.font()).horizontalAdvance("100%") + 14)
+        axis.setWidth(QFontMetrics(axis.font()).horizontalAdvance("100%") + 32)
         plot.showGrid(x=False, y=True, alpha=0.15)
         plot.hideButtons()
         self.bars = pg.BarGraphItem(x=np.arange(10), y0=0, width=0.72, height=np.zeros(10),
@@ -73,10 +78,14 @@ class PredictionPanel(QWidget):
         plot.addItem(self.bars)
         self.plot = plot
         self.probabilities = np.zeros(10)
-        layout = QVBoxLayout(self)
+        right = QVBoxLayout()
+        right.setSpacing(0)
+        right.addWidget(self.answer)
+        right.addWidget(bars_view, 1)
+        layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.answer)
-        layout.addWidget(view, 1)
+        layout.addWidget(view)
+        layout.addLayout(right, 1)
 
     @Slot(object, object)
     def show_analysis(self, digit, analysis):

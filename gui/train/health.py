@@ -56,7 +56,8 @@ class HealthView(QWidget):
             self._norms[name] = np.zeros(0)
         legend = QLabel(legend_html([("■", LAYER_COLOURS[i % len(LAYER_COLOURS)], name)
                                      for i, name in enumerate(param_names)]),
-                        alignment=Qt.AlignmentFlag.AlignCenter, toolTip=GRAD_TIP)
+                        alignment=Qt.AlignmentFlag.AlignCenter, toolTip=GRAD_TIP,
+                        wordWrap=True)      # wraps on a narrow screen instead of widening it
         dead = pg.PlotWidget(toolTip=DEAD_TIP)
         self.dead_plot = style_plot(dead.getPlotItem(), DEAD_TITLE, y_label="share")
         self.dead_plot.setYRange(0, 1, padding=0)

@@ -33,6 +33,7 @@ OVERVIEW_TIP = ("One column per output channel of the layer, one row per input c
 HOVER_HINT = "hover a kernel for its numbers"
 OUTLINE_COLOUR = "#D55E00"      # Okabe-Ito vermillion: stands out on viridis
 TITLE_SIZE = "9pt"
+DRIFT_MINIMUM_WIDTH = 210
 
 
 class KernelGrids(QWidget):
@@ -89,7 +90,8 @@ class KernelGrids(QWidget):
         self.difference_box.toggled.connect(self.set_difference)
         bar.addSpacing(12)
         bar.addWidget(self.difference_box)
-        self.readout = muted(QLabel(HOVER_HINT))
+        # Wraps rather than widening the place (a readout can be a long line).
+        self.readout = muted(QLabel(HOVER_HINT, wordWrap=True))
         bar.addWidget(self.readout, 1)
         return bar
 
@@ -122,7 +124,9 @@ class KernelGrids(QWidget):
     def _build_drift_plot(self):
         # Horizontal bars: the layer names read along the left axis without crowding.
         widget = pg.PlotWidget(toolTip=DRIFT_TIP)
-        plot = self.drift_plot = style_plot(widget.getPlotItem(), "Weights moved since epoch 0",
+        # The title on two lines: on one it would set the narrowest the Train place can be.
+        plot = self.drift_plot = style_plot(widget.getPlotItem(),
+                                            "Weights moved<br>since epoch 0",
                                             x_label="% of their size at epoch 0")
         plot.getViewBox().setMouseEnabled(x=False, y=False)
         plot.getViewBox().invertY(True)
@@ -135,6 +139,8 @@ class KernelGrids(QWidget):
             brushes=[LAYER_COLOURS[i % len(LAYER_COLOURS)] for i in range(len(self.param_names))],
             pen=None)
         plot.addItem(self.drift_bars)
+        # Wide enough for its axis label, which the plot's own minimum does not count.
+        widget.setMinimumWidth(DRIFT_MINIMUM_WIDTH)
         return widget
 
     # --- what the controller sends ----------------------------------------------------
@@ -237,7 +243,8 @@ class KernelGrids(QWidget):
         if resized:
             self.overview_box.autoRange(padding=0.02)
         what = "change" if self.difference else "size"
-        self.overview_title.setText(f"Kernel {what} ‖w‖, 0 to {top:.2g}: click a column",
+        # Two lines: one would set the narrowest the Train place can be.
+        self.overview_title.setText(f"Kernel {what} ‖w‖, 0 to {top:.2g}:<br>click a column",
                                     size=TITLE_SIZE)
 
     def _detail_caption(self, shape, limit):
@@ -246,11 +253,13 @@ class KernelGrids(QWidget):
             text = f"{self.layer}: a kernel per output channel ({count})"
         else:
             text = f"{self.layer} output {self.channel}: a kernel per input channel ({inputs})"
+        # The scale on a line of its own: on one line the caption would set the
+        # narrowest the Train place can be.
         if not self.difference:
-            return f"{text} · ±{limit:.2f}"
+            return f"{text}<br>±{limit:.2f}"
         if self.reference_epoch is None:
-            return f"{text} · no earlier epoch yet"
-        return f"{text} · change since epoch {self.reference_epoch}, ±{limit:g}"
+            return f"{text}<br>no earlier epoch yet"
+        return f"{text}<br>change since epoch {self.reference_epoch}, ±{limit:g}"
 
     def _hover_detail(self, scene_pos):
         if self.layer not in self.weights or self.tiles.kernels is None:

@@ -222,7 +222,7 @@ def test_clicking_an_activation_enlarges_it_and_visualises_the_channel(window, q
     place = open_draw_place(window, qtbot)
     draw_seven(place.canvas)
     wait_analysed(qtbot, place)
-    place.tabs.setCurrentWidget(place.activations)
+    place.views.setCurrentWidget(place.activations)
     image = place.activations.images["relu3"]
     image.clicked.emit(15.0 + 2, 2.0)       # second tile of the first row: channel 1
     assert place.activations.enlarged == ("relu3", 1)

@@ -285,7 +285,7 @@ def test_what_the_network_sees_and_the_bars_are_readable_at_their_smallest(qtbot
     panel.sees_box.autoRange()       # as the first paint does
     assert panel.sees.sceneBoundingRect().height() >= 112
     assert panel.sees.sceneBoundingRect().width() >= 112
-    plot = panel.findChild(pg.GraphicsLayoutWidget).ci.getItem(0, 1)
+    plot = panel.plot
     assert plot.getViewBox().sceneBoundingRect().height() >= 80     # was about 45
     assert drawn_tick_labels(plot.getAxis("left")) == ["0%", "25%", "50%", "75%", "100%"]
 

@@ -87,7 +87,7 @@ def picture_fill(item):
 def test_feature_pictures_keep_their_aspect_and_fill_their_boxes(window, qtbot):
     place = open_draw_place(window, qtbot)
     panel = place.features
-    place.tabs.setCurrentWidget(panel)
+    place.views.setCurrentWidget(panel)
     qtbot.waitExposed(panel)
     panel.layer.setCurrentIndex(panel.layer.findData("conv1"))     # 3×3 patches
     qtbot.waitUntil(lambda: "patches of 3×3 pixels" in panel.status.text(), timeout=WAIT_MS)
@@ -130,7 +130,7 @@ def test_the_enlarged_channel_is_captioned_as_its_tile_is(window, qtbot):
     draw_seven(place.canvas)
     wait_analysed(qtbot, place)
     grids = place.activations
-    place.tabs.setCurrentWidget(grids)
+    place.views.setCurrentWidget(grids)
     qtbot.waitExposed(grids)
     for name, caption in grids.layers:
         if place.controller.analysis.activations[name].ndim != 3:
