@@ -12,6 +12,7 @@ from .curves import TrainingCurves
 from .dataset_chooser import DatasetChooser
 from .health import DivergenceBanner, HealthView
 from .kernels import KernelGrids
+from .landscape_view import LandscapeView
 from .progress import RunProgress
 from .run_buttons import RunButtons
 from .settings import TrainSettingsForm
@@ -46,6 +47,7 @@ class TrainPage(QWidget):
         self.kernels = KernelGrids(layer_names["conv"], layer_names["params"])
         self.health = HealthView(layer_names["params"], layer_names["relu"])
         self.timeline = Timeline()
+        self.landscape = LandscapeView()
 
         layout = QHBoxLayout(self)
         layout.addWidget(self._sidebar())
@@ -83,6 +85,7 @@ class TrainPage(QWidget):
         # further tabs of this widget.
         self.views = QTabWidget(documentMode=True)
         self.views.addTab(splitter, "Curves && kernels")
+        self.views.addTab(self.landscape, "Weight path")
         column = QVBoxLayout()
         column.addWidget(self.banner)
         column.addWidget(self.views, 1)
