@@ -91,6 +91,9 @@ class PathPicture:
         The epochs' weights projected on the plane, in the order of ``epochs``.
     extent : tuple
         The grid's extent (as :func:`cnn_core.landscape.path_extent` gives it).
+    centre : tuple or None
+        Random mode: where the model on show is, ``(x, y)`` (the origin, unless the
+        plane was frozen around an earlier model); None in PCA mode.
     """
 
     mode: str
@@ -98,6 +101,7 @@ class PathPicture:
     epochs: tuple
     points: np.ndarray
     extent: tuple
+    centre: object = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,7 +135,8 @@ def path_picture(request):
     if request.mode == RANDOM:
         plane = request.plane or landscape.random_plane(request.model, request.seed)
         extent = (-RANDOM_EXTENT, RANDOM_EXTENT, -RANDOM_EXTENT, RANDOM_EXTENT)
-        return PathPicture(RANDOM, plane, (), np.zeros((0, 2)), extent)
+        return PathPicture(RANDOM, plane, (), np.zeros((0, 2)), extent,
+                           plane.project(request.model))
     epochs = tuple(sorted(request.states))
     states = [request.states[e] for e in epochs]
     plane = request.plane or landscape.pca_plane(states)

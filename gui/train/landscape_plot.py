@@ -79,10 +79,10 @@ class LandscapePlot(pg.GraphicsLayoutWidget):
         self.epochs, self.xy = (), np.zeros((0, 2))
         self.viewed = None
 
-    def show_path(self, plane, epochs, points, centre=False):
+    def show_path(self, plane, epochs, points, centre=None):
         """Draw the path: ``points (E, 2)`` on ``plane``, one per epoch of ``epochs``;
-        ``centre`` marks the plane's origin as the model on show (random directions)."""
-        self.centre.setData([0.0] * centre, [0.0] * centre)
+        ``centre`` ``(x, y)`` marks the model on show (random directions), if given."""
+        self.centre.setData(*([[c] for c in centre] if centre is not None else ([], [])))
         x_label, y_label = axis_labels(plane)
         self.plot.setLabel("bottom", x_label)
         self.plot.setLabel("left", y_label)
@@ -164,21 +164,33 @@ class LinePlot(pg.GraphicsLayoutWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        title = "Straight line from epoch 0 (t = 0) to the model on show (t = 1)"
-        self.loss_plot = style_plot(self.addPlot(row=0, col=0), title, "t", "loss")
-        self.accuracy_plot = style_plot(self.addPlot(row=0, col=1), "Accuracy", "t", "accuracy")
+        legend = (f'<span style="color:{TRAIN_COLOUR}">━ training</span>&nbsp;&nbsp;'
+                  f'<span style="color:{VALIDATION_COLOUR}">━ validation</span>')
+        self.loss_plot = style_plot(
+            self.addPlot(row=0, col=0),
+            "Loss on the straight line from epoch 0 (t = 0) to the model on show (t = 1)",
+            "t", "loss")
+        # Log: beyond epoch 0 (t < 0) the loss shoots up and would flatten the rest.
+        self.loss_plot.setLogMode(y=True)
+        self.accuracy_plot = style_plot(self.addPlot(row=0, col=1), f"Accuracy {legend}",
+                                        "t", "accuracy")
+        self.ci.layout.setColumnStretchFactor(0, 3)
+        self.ci.layout.setColumnStretchFactor(1, 2)
         self.curves = {}
         for plot, key in ((self.loss_plot, "loss"), (self.accuracy_plot, "accuracy")):
             for name, colour in (("train", TRAIN_COLOUR), ("val", VALIDATION_COLOUR)):
                 self.curves[f"{name}_{key}"] = plot.plot(pen=pg.mkPen(colour, width=2))
             for t in (0.0, 1.0):
-                plot.addItem(pg.InfiniteLine(t, pen=pg.mkPen("#888888", style=Qt.PenStyle.DashLine)))
+                plot.addItem(pg.InfiniteLine(t, pen=pg.mkPen("#888888",
+                                                             style=Qt.PenStyle.DashLine)))
         self.accuracy_plot.setYRange(0, 1)
 
     def show_line(self, line):
         """Draw a :class:`~gui.train.landscape_jobs.LinePicture`."""
         for key, curve in self.curves.items():
-            curve.setData(line.ts, getattr(line, key))
+            values = np.asarray(getattr(line, key), float)
+            # An overflowed loss (inf) is a gap, not a point at the log axis's end.
+            curve.setData(line.ts, np.where(np.isfinite(values), values, np.nan))
 
     def clear_line(self):
         """Nothing to show."""

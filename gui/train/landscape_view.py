@@ -31,6 +31,16 @@ IDLE_WORKERS = max(1, min(2, os.cpu_count() or 1))
 TRAINING_DUTY = 0.3
 #: Snapshots the principal directions need: epoch 0 and two more.
 PATH_STATES = 3
+#: Under the controls, per mode: what the picture shows, in plain words.
+CAPTIONS = {
+    PCA: ("Each white point is the network's weights at the end of an epoch, seen on the two "
+          "directions in which they moved most (principal components of the epochs' "
+          "weights). The colours are the loss the weights would have anywhere on that plane; "
+          "lines join equal losses."),
+    RANDOM: ("A slice of the loss around the model on show (the star), along two random "
+             "directions scaled filter by filter to the model's own weights, so that a sharp "
+             "minimum looks narrow and a flat one wide (Li et al., 2018)."),
+}
 FREEZE_TIP = ("Keep the plane as it is: new epochs are projected on it instead of "
               "fitting it again, so the picture stops shifting.")
 
@@ -70,6 +80,7 @@ class LandscapeView(QWidget):
             self.mode.addItem(text, key)
         self.freeze = QCheckBox("Freeze plane", toolTip=FREEZE_TIP)
         self.status = muted(QLabel())
+        self.caption = muted(QLabel(wordWrap=True))
         self.message = QLabel(alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
         self.landscape = LandscapePlot()
         self.line = LinePlot()
@@ -106,6 +117,7 @@ class LandscapeView(QWidget):
         self.pictures = splitter
         column = QVBoxLayout(self)
         column.addLayout(controls)
+        column.addWidget(self.caption)
         column.addWidget(self.message, 1)
         column.addWidget(splitter, 3)
         self.message.hide()
@@ -145,7 +157,6 @@ class LandscapeView(QWidget):
     @Slot(int)
     def truncate(self, _epoch):
         """The session went back to an epoch: later points are gone."""
-        self._frozen = None if not self.freeze.isChecked() else self._frozen
         self.refresh()
 
     @Slot(int, int)
@@ -177,6 +188,7 @@ class LandscapeView(QWidget):
     def refresh(self):
         """Ask for a new picture, if the tab is visible (else when it is shown)."""
         self.cancel()
+        self.caption.setText(CAPTIONS[self.mode.currentData()])
         if self._snapshots is None or self._model is None:
             return
         if not self.isVisible():
@@ -229,8 +241,7 @@ class LandscapeView(QWidget):
             self.path = piece
             if self.freeze.isChecked() and self._frozen is None:
                 self._frozen = piece.plane
-            self.landscape.show_path(piece.plane, piece.epochs, piece.points,
-                                     centre=piece.mode == RANDOM)
+            self.landscape.show_path(piece.plane, piece.epochs, piece.points, piece.centre)
         elif isinstance(piece, LinePicture):
             self.line_picture = piece
             self.line.show_line(piece)

@@ -80,7 +80,7 @@ def test_the_path_has_one_labelled_point_per_epoch(qtbot, run):
     assert bottom.startswith("PC1: ") and "% of the path's variance" in bottom
     # The landscape and the straight line are drawn too.
     assert view.landscape.image.image.shape == (SIZES[-1], SIZES[-1])
-    shown = view.line.curves["val_loss"].getData()
+    shown = view.line.curves["val_loss"].getOriginalDataset()
     np.testing.assert_array_equal(shown[0], [-0.25, 0.5, 1.25])
     np.testing.assert_array_equal(shown[1], view.line_picture.val_loss)
 
@@ -128,6 +128,23 @@ def test_freeze_keeps_the_plane(qtbot, run, frozen):
         # The old points stay where they were.
         np.testing.assert_allclose(view.path.points[:3], [first.project(growing[e])
                                                           for e in range(3)])
+
+
+def test_a_frozen_random_slice_shows_where_the_next_model_is(qtbot, run):
+    snapshots, model = run
+    view = make_view(qtbot, snapshots, model)
+    view.mode.setCurrentIndex(1)
+    wait_done(qtbot, view)
+    view.freeze.setChecked(True)
+    plane = view.path.plane
+    earlier = type(model).of(model.architecture, snapshots[2], "epoch 2")
+    view.show_model(earlier)
+    wait_done(qtbot, view)
+    assert view.path.plane is plane
+    centre = view.landscape.centre.points()[0].pos()
+    np.testing.assert_allclose([centre.x(), centre.y()], plane.project(snapshots[2]))
+    # Near the origin (random directions are all but orthogonal to any path), not on it.
+    assert (centre.x(), centre.y()) != (0.0, 0.0)
 
 
 def test_fewer_than_three_snapshots_say_what_is_needed(qtbot, run):
