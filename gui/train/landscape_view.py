@@ -13,7 +13,7 @@ request, a new session or closing the window cancels the one under way.
 import os
 import threading
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QSignalBlocker, Qt, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSplitter,
                                QVBoxLayout, QWidget)
 
@@ -130,7 +130,8 @@ class LandscapeView(QWidget):
         epoch -> ``state_dict`` store, read when a picture is asked for."""
         self._snapshots = snapshots
         self._frozen = None
-        self.freeze.setChecked(False)
+        with QSignalBlocker(self.freeze):   # the refresh below is the only one
+            self.freeze.setChecked(False)
         self._forget()
         self.refresh()
 

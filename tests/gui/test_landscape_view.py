@@ -5,17 +5,20 @@ The snapshots come from a tiny real run made with cnn_core (four epochs on 128
 sample images); the grids are small so each picture is back within seconds.
 """
 import csv
+import threading
 
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 
 from cnn_core.data import Split, load_sample
+from cnn_core.landscape import Grid
 from cnn_core.network import Network
 from cnn_core.session import TrainingSession
 from cnn_core.trainer import TrainConfig
 from gui import export
 from gui.exports_menu import ExportCommands
+from gui.train.landscape_jobs import PCA, Request, compute
 from gui.train.landscape_view import LandscapeView
 
 WAIT_MS = 90_000
@@ -181,11 +184,30 @@ def test_a_new_session_cancels_the_picture_under_way(qtbot, run):
     view.start_session({0: snapshots[0]})
     assert cancel.is_set()
     assert view.grid is None and view.message.isVisible()
-    # The worker stops within a row; nothing of the old picture comes back.
-    seconds = view.shutdown()
-    assert seconds >= 0 and view._runner._thread.isFinished()
+    # Nothing of the old picture comes back, and closing leaves no thread running.
+    view.shutdown()
+    assert view._runner._thread.isFinished()
     qtbot.wait(50)
     assert view.grid is None and view.path is None
+
+
+@pytest.mark.parametrize("cancel_at, expected", [
+    (None, ["PathPicture", "Grid 2", "LinePicture", "Grid 3", "Grid 4"]),
+    (2, ["PathPicture", "Grid 2"]),                         # the line stops too
+    (3, ["PathPicture", "Grid 2", "LinePicture", "Grid 3"])])
+def test_the_worker_hands_over_coarse_first_and_stops_when_cancelled(run, cancel_at,
+                                                                     expected):
+    snapshots, model = run
+    cancel, pieces = threading.Event(), []
+
+    def hand_over(piece):
+        is_grid = isinstance(piece, Grid)
+        pieces.append(type(piece).__name__ + (f" {len(piece.xs)}" if is_grid else ""))
+        if is_grid and len(piece.xs) == cancel_at:
+            cancel.set()
+    compute(Request(PCA, model.layer_specs(), snapshots, model.state_dict(), None, "sample",
+                    sizes=(2, 3, 4), images=IMAGES, line_points=LINE_POINTS), hand_over, cancel)
+    assert pieces == expected
 
 
 def test_the_csv_export_holds_the_grid(qtbot, run, tmp_path):
