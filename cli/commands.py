@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cli import explain_cmd
+from cli import explain_cmd, landscape_cmd
 from cnn_core import paths
 from cnn_core.errors import ConfigError, DataError, UserError
 
@@ -56,6 +56,9 @@ def _build_parser():
                        help="bundled 5,000-image sample, or full MNIST (downloaded on first use)")
     train.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
     train.add_argument("--out", type=Path, default=Path("model.npz"), help="where to save the model")
+    train.add_argument("--save-epochs", type=Path, metavar="DIR",
+                       help="also save every epoch's model in DIR as epoch_000.npz (the "
+                            "initial weights), epoch_001.npz, ...: the path for `landscape`")
 
     evaluate = sub.add_parser("evaluate", help="accuracy, confusion matrix and per-class metrics")
     evaluate.add_argument("--model", type=Path, default=paths.SHIPPED_MODEL)
@@ -73,6 +76,7 @@ def _build_parser():
 
     sub.add_parser("download", help="download the full MNIST data set into the user's data folder")
     explain_cmd.add_parser(sub)
+    landscape_cmd.add_parser(sub)
     sub.add_parser("install-desktop",
                    help="add the app to the Linux applications menu (a .desktop launcher and icons)")
     sub.add_parser("gui", help="open the app (the same as no subcommand)")
@@ -129,6 +133,20 @@ def _check_out(path):
         raise ConfigError(f"--out {path}: {folder} is not a folder that can be written to") from None
 
 
+def _check_epochs_folder(folder):
+    """Refuse a --save-epochs folder that cannot be made or written, before training."""
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"--save-epochs {folder} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".probe-{os.getpid()}.tmp"
+        probe.open("xb").close()
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"--save-epochs {folder}: cannot write there "
+                          f"({exc.strerror or exc})") from None
+
+
 def _failed_run_path(out):
     """Where a run that failed keeps its weights: beside --out, never over it."""
     return out.with_name(f"{out.stem}.failed.npz")
@@ -160,6 +178,8 @@ def cmd_train(args):
     # Options first: a typo should not cost a download or a training run.
     config.validate()
     _check_out(args.out)
+    if args.save_epochs is not None:
+        _check_epochs_folder(args.save_epochs)
     if args.dataset == "mnist" and not is_mnist_downloaded():
         print("full MNIST is not downloaded yet; downloading it now", file=sys.stderr)
         _download_mnist()
@@ -176,6 +196,18 @@ def cmd_train(args):
           f"{network.num_params():,} parameters", file=sys.stderr)
     show_bar = sys.stderr.isatty()
 
+    def epoch_meta(status):
+        return {"training": vars(config), "history": trainer.history_as_dicts(),
+                "val_accuracy": trainer.history[-1].val_accuracy if trainer.history else None,
+                "status": status, "epoch": trainer.epoch}
+
+    def save_epoch():
+        if args.save_epochs is not None:
+            save_model(args.save_epochs / f"epoch_{trainer.epoch:03d}.npz", network,
+                       epoch_meta("epoch"))
+
+    save_epoch()
+
     def on_batch(record):
         if show_bar:
             _progress(record.batch, record.batches_per_epoch)
@@ -185,6 +217,7 @@ def cmd_train(args):
     def on_epoch(r):
         if show_bar:
             sys.stderr.write("\r" + " " * 60 + "\r")
+        save_epoch()
         try:
             print(f"epoch {r.epoch:3d}/{config.epochs}  loss {r.train_loss:.4f}  "
                   f"train acc {r.train_accuracy:.2%}  val loss {r.val_loss:.4f}  "
@@ -210,9 +243,7 @@ def cmd_train(args):
         status = "dead"
         message = (f"the network died: it gives every image the same output, whatever the "
                    f"image shows; learning rate {config.lr:g} is too high.")
-    meta = {"training": vars(config), "history": trainer.history_as_dicts(),
-            "val_accuracy": trainer.history[-1].val_accuracy if trainer.history else None,
-            "status": status}
+    meta = epoch_meta(status)
     if status in ("diverged", "dead"):
         # Not bad input (the rate is within range) and not a crash: exit 1, a failed
         # run, whose weights never replace what --out holds.
@@ -341,6 +372,7 @@ def open_app():
 
 COMMANDS = {"download": cmd_download, "train": cmd_train, "evaluate": cmd_evaluate,
             "predict": cmd_predict, "gradcheck": cmd_gradcheck, "explain": explain_cmd.run,
+            "landscape": landscape_cmd.run,
             "install-desktop": cmd_install_desktop}
 
 

@@ -39,6 +39,16 @@ from .network import Network
 DEFAULT_TS = np.linspace(-0.25, 1.25, 31)
 #: The coarse-to-fine grid sizes of :func:`refine_grids`.
 DEFAULT_SIZES = (7, 15, 31)
+#: Training images a grid point is evaluated on, unless told otherwise: 0.12 to 0.14 s
+#: of one core a point (bench/landscape.py).
+DEFAULT_IMAGES = 256
+#: The ``duty`` for a landscape computed while training runs.  At duty ``d`` the
+#: landscape computes ``d`` of the wall time, so it takes at most about that share of a
+#: core from training when every core is busy, and little when a core is spare.
+#: bench/landscape.py on 2 cores kept busy by other programs (load 19): throughput
+#: ratio 1.11 at 0.1 (median of 9 rounds), 1.07 at 0.06, 1.23 to 1.26 at 0.25 and
+#: 1.95 at full speed; the issue allows 1.15.
+TRAINING_DUTY = 0.1
 #: The longest a throttled evaluator sleeps before it looks at ``cancel()`` again.
 _SLEEP_SLICE = 0.05
 
@@ -218,6 +228,9 @@ def random_plane(state, seed):
                                 for name, value in state.items()}, state)
              for _ in range(2)]
     directions = np.stack([flatten(d) for d in drawn])
+    if not directions.any():
+        raise ConfigError("the model's weights are all zero, so directions scaled to its "
+                          "filters are zero too: there is no slice to show")
     return Plane(flatten(state), directions, None, "random")
 
 
