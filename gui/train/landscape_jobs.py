@@ -17,9 +17,9 @@ from cnn_core.data import load_dataset
 
 #: Training (and validation) images the loss is measured on: few, so a coarse
 #: grid is back within seconds; always the same ones, so pictures compare.
-IMAGES = 256
+IMAGES = landscape.DEFAULT_IMAGES
 #: Grid sides, coarse first.
-SIZES = (7, 15, 31)
+SIZES = landscape.DEFAULT_SIZES
 #: Room around the path, as a share of its extent.
 MARGIN = 0.3
 #: Half the side of the random-directions slice: Li et al. show [-1, 1] in units of

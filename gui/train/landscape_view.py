@@ -17,6 +17,8 @@ from PySide6.QtCore import QSignalBlocker, Qt, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSplitter,
                                QVBoxLayout, QWidget)
 
+from cnn_core.landscape import TRAINING_DUTY
+
 from ..background import BackgroundRunner
 from ..style import muted
 from .landscape_jobs import (IMAGES, LINE_POINTS, PCA, RANDOM, SIZES, LinePicture,
@@ -26,9 +28,6 @@ from .landscape_plot import LandscapePlot, LinePlot
 MODES = ((PCA, "Training path (PCA)"), (RANDOM, "Around this model (random directions)"))
 #: Threads for the grid while nothing trains (the machine's cores).
 IDLE_WORKERS = max(1, min(2, os.cpu_count() or 1))
-#: The share of wall time the grid may compute while training runs (see
-#: cnn_core.landscape.loss_grid's ``duty``): training keeps its speed.
-TRAINING_DUTY = 0.3
 #: Snapshots the principal directions need: epoch 0 and two more.
 PATH_STATES = 3
 #: Under the controls, per mode: what the picture shows, in plain words.
@@ -203,7 +202,8 @@ class LandscapeView(QWidget):
             return
         self._say(None)
         plane = self._frozen if self._frozen is not None and self._frozen.kind == mode else None
-        # Beside training, one thread at a share of its time; idle, both cores.
+        # Beside training, one thread at a share of its time that keeps training's
+        # throughput within 15 % (bench/landscape.py); idle, both cores.
         training = self._training != "idle"
         request = Request(mode, self._model.layer_specs(), states, self._model.state_dict(),
                           plane, self._dataset, self.sizes, self.images, self.line_points,
