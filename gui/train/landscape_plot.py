@@ -17,6 +17,8 @@ COLOUR_MAP = "viridis"
 CONTOURS = 12
 PATH_COLOUR = "#ffffff"
 POINT_SIZE, VIEWED_SIZE = 9, 15
+#: The least distance between two labelled points, as a share of the path's span.
+LABEL_GAP = 0.04
 
 
 def axis_labels(plane):
@@ -27,6 +29,28 @@ def axis_labels(plane):
                 "random direction 2 (filter-normalised)")
     return tuple(f"PC{i + 1}: {share:.0%} of the path's variance"
                  for i, share in enumerate(plane.explained))
+
+
+def labelled(points, share=LABEL_GAP):
+    """Which points get an epoch label: from the last (the model) back, each at least
+    ``share`` of the path's span away from those already labelled, so that names
+    never pile up where the steps get short.
+
+    Parameters
+    ----------
+    points : ndarray (E, 2)
+
+    Returns
+    -------
+    list of int, increasing
+    """
+    points = np.asarray(points, float).reshape(-1, 2)
+    gap = share * float(np.ptp(points, axis=0).max()) if len(points) else 0.0
+    kept = []
+    for index in range(len(points) - 1, -1, -1):
+        if all(np.hypot(*(points[index] - points[other])) >= gap for other in kept):
+            kept.append(index)
+    return sorted(kept)
 
 
 def loss_ticks(low, high):
@@ -91,7 +115,8 @@ class LandscapePlot(pg.GraphicsLayoutWidget):
         for label in self.labels:
             self.plot.removeItem(label)
         self.labels = []
-        for epoch, (x, y) in zip(self.epochs, self.xy):
+        for index in labelled(self.xy):
+            epoch, (x, y) = self.epochs[index], self.xy[index]
             label = pg.TextItem(str(epoch), color=PATH_COLOUR, anchor=(-0.3, 1.1))
             label.setPos(x, y)
             label.setZValue(11)

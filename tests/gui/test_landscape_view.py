@@ -19,6 +19,7 @@ from cnn_core.trainer import TrainConfig
 from gui import export
 from gui.exports_menu import ExportCommands
 from gui.train.landscape_jobs import PCA, Request, compute
+from gui.train.landscape_plot import labelled
 from gui.train.landscape_view import LandscapeView
 
 WAIT_MS = 90_000
@@ -86,6 +87,13 @@ def test_the_path_has_one_labelled_point_per_epoch(qtbot, run):
     shown = view.line.curves["val_loss"].getOriginalDataset()
     np.testing.assert_array_equal(shown[0], [-0.25, 0.5, 1.25])
     np.testing.assert_array_equal(shown[1], view.line_picture.val_loss)
+
+
+def test_crowded_points_leave_the_label_to_the_later_epoch():
+    points = np.array([[-10.0, 0.0], [-5.0, 1.0], [0.1, 0.05], [0.0, 0.0]])
+    assert labelled(points) == [0, 1, 3]            # epoch 2 is 0.11 from the model
+    assert labelled(points[:2]) == [0, 1]
+    assert labelled(np.zeros((1, 2))) == [0]
 
 
 def test_clicking_a_point_selects_its_epoch(qtbot, run):
