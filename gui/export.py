@@ -16,6 +16,7 @@ from .style import KERNEL_COLOUR_MAP
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
                    "seconds", "lr")
+LANDSCAPE_COLUMNS = ("x", "y", "loss", "accuracy")
 BACKGROUND = (255, 255, 255)
 CAPTION_HEIGHT = 16
 BAR_HEIGHT = 8
@@ -36,6 +37,19 @@ def history_csv(history, path):
         for record in history:
             row = dataclasses.asdict(record)
             writer.writerow([row[name] for name in HISTORY_COLUMNS])
+
+
+def landscape_csv(grid, path):
+    """Write a loss grid (``cnn_core.landscape.Grid``: ``xs (nx,)``, ``ys (ny,)``,
+    ``loss`` and ``accuracy (ny, nx)``) as CSV, one row per point of the plane."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(LANDSCAPE_COLUMNS)
+        for row, y in enumerate(grid.ys):
+            for column, x in enumerate(grid.xs):
+                writer.writerow([repr(float(x)), repr(float(y)),
+                                 repr(float(grid.loss[row, column])),
+                                 repr(float(grid.accuracy[row, column]))])
 
 
 def kernels_gif(snapshots, conv_names, path, scale=2):

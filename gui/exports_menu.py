@@ -27,11 +27,15 @@ class ExportCommands:
         ``warn(icon, title, text)`` shows a message box that does not block.
     settings : QSettings
         Where the last folder used for pictures and tables is remembered.
+    landscape : callable, optional
+        ``landscape()`` gives the loss grid on show in the Weight path tab, or None.
     """
 
-    def __init__(self, parent, controller, pinned, status, warn, settings):
+    def __init__(self, parent, controller, pinned, status, warn, settings,
+                 landscape=lambda: None):
         self._parent, self._controller, self._pinned = parent, controller, pinned
         self._status, self._warn, self._settings = status, warn, settings
+        self._landscape = landscape
 
     def build_menu(self, menu, panels):
         """Fill ``menu``; ``panels`` is a sequence of ``(label, callable giving a widget)``.
@@ -44,6 +48,7 @@ class ExportCommands:
         menu.addAction("Kernels across epochs as GIF…", self.export_kernels_gif)
         menu.addAction("Pinned drawing's Grad-CAM as GIF…", self.export_gradcam_gif)
         menu.addAction("Training history as CSV…", self.export_history_csv)
+        menu.addAction("Loss landscape grid as CSV…", self.export_landscape_csv)
         return actions
 
     def export_png(self, widget, path=None):
@@ -78,6 +83,15 @@ class ExportCommands:
             return self._nothing("No epoch has been trained in this session yet.")
         return self._export(path, "history.csv", "tables", "CSV files (*.csv)",
                             lambda p: export.history_csv(history, p))
+
+    def export_landscape_csv(self, path=None):
+        """The loss and accuracy at every point of the Weight path tab's grid, as CSV."""
+        grid = self._landscape()
+        if grid is None:
+            return self._nothing("Open the Weight path tab and wait for the landscape: the "
+                                 "CSV holds the loss at each point of its grid.")
+        return self._export(path, "landscape.csv", "tables", "CSV files (*.csv)",
+                            lambda p: export.landscape_csv(grid, p))
 
     def _export(self, path, default_name, kind, file_filter, write):
         """Write with ``write(path)``; a name typed without the default's extension gets it

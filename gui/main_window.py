@@ -133,7 +133,8 @@ class MainWindow(QMainWindow):
         self.autosaver = Autosaver(self.settings, self.controller, self._add_notice,
                                    self.open_model_file, self._status)
         self.exports = ExportCommands(self, self.controller, self.draw_place.controller.pinned,
-                                      self._status, self.show_message, self.settings)
+                                      self._status, self.show_message, self.settings,
+                                      landscape=lambda: self.train_page.landscape.grid)
         self.presentation = PresentationMode(self)
         self._build_menus()
         self._wire()
@@ -168,6 +169,7 @@ class MainWindow(QMainWindow):
             ("Current tab as PNG…", self.tabs.currentWidget),
             ("Training curves as PNG…", lambda: page.curves),
             ("Kernel grids as PNG…", lambda: page.kernels),
+            ("Weight path and loss landscape as PNG…", lambda: page.landscape.landscape),
             ("Explanation map as PNG…", lambda: self.draw_place.method_panel)))
         self._name_tab_export(tab_export)
         file_menu.addSeparator()
@@ -263,6 +265,20 @@ class MainWindow(QMainWindow):
             lambda why: why and self.statusBar().showMessage(why, 5000))
         task.cancel_requested.connect(evaluate.cancel)
         evaluate.example_chosen.connect(lambda *_: self.tabs.setCurrentWidget(draw))
+        self._wire_landscape()
+
+    def _wire_landscape(self):
+        """The "Weight path" tab: the session's snapshots in, a clicked epoch out."""
+        c, page = self.controller, self.train_page
+        view = page.landscape
+        c.session_started.connect(lambda _: view.start_session(c.snapshots))
+        c.state_changed.connect(view.set_training_state)
+        c.model_changed.connect(view.show_model)
+        c.epoch_finished.connect(view.add_epoch)
+        c.rewound.connect(view.truncate)
+        c.timeline_changed.connect(view.set_position)
+        page.dataset.dataset_changed.connect(lambda name, _: view.use_dataset(name))
+        view.epoch_selected.connect(c.view_epoch)
 
     def _wire_one_step(self):
         """The Train place's One step tab: the last step in, and what a step did said in
@@ -593,6 +609,7 @@ class MainWindow(QMainWindow):
             # Evaluate first: it cancels its job at once, while the Draw place may
             # still wait for a background job (the unsure flag's fit takes a second).
             self.evaluate_place.shutdown()
+            self.train_page.landscape.shutdown()
             self.draw_place.shutdown()
             self.train_page.one_step.shutdown()
             seconds = self.controller.shutdown()

@@ -13,6 +13,7 @@ from .dataset_chooser import DatasetChooser
 from .health import DivergenceBanner, HealthView
 from .kernels import KernelGrids
 from .one_step import OneStepView
+from .landscape_view import LandscapeView
 from .progress import RunProgress
 from .run_buttons import RunButtons
 from .settings import TrainSettingsForm
@@ -48,6 +49,7 @@ class TrainPage(QWidget):
         self.health = HealthView(layer_names["params"], layer_names["relu"])
         self.timeline = Timeline()
         self.one_step = OneStepView()
+        self.landscape = LandscapeView()
 
         layout = QHBoxLayout(self)
         layout.addWidget(self._sidebar())
@@ -86,6 +88,7 @@ class TrainPage(QWidget):
         self.views = QTabWidget(documentMode=True)
         self.views.addTab(splitter, "Curves && kernels")
         self.views.addTab(self.one_step, "One step")
+        self.views.addTab(self.landscape, "Weight path")
         column = QVBoxLayout()
         column.addWidget(self.banner)
         column.addWidget(self.views, 1)
