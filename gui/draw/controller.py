@@ -82,6 +82,7 @@ class DrawController(QObject):
         self._timer.timeout.connect(self._analyse)
         self._cache = WorkerCache()      # used by the worker thread only
         self._detector = None            # the unsure flag of self.network, once fitted
+        self._novelty_stale = False      # a fit waits for training to pause
         self._runner = BackgroundRunner("explain", ("map", "strip", "novelty", "features"), self)
         self._runner.finished.connect(self._on_done)
         self._runner.failed.connect(self._on_failed)
@@ -109,17 +110,25 @@ class DrawController(QObject):
         self.pinned.set_architecture(network)
         # The unsure flag belongs to one model: refitted (about a second, so off
         # this thread) whenever the model on show changes: load, epoch end, reset.
+        # While training runs the model changes every second: a fit each time would
+        # take a core from training for nothing, so the flag waits for a pause.
         self._detector = None
-        self._runner.submit("novelty", functools.partial(_fit_detector, network))
+        self._novelty_stale = self.training_state == "running"
+        if not self._novelty_stale:
+            self._runner.submit("novelty", functools.partial(_fit_detector, network))
         self._timer.start()
         self._request_features()
 
     @Slot(str)
     def set_training_state(self, state):
-        """Feature visualisation waits while training runs (it costs a core for a while)."""
+        """Feature visualisation and the unsure flag's fit wait while training runs (they
+        cost a core for a while)."""
         self.training_state = state
         if state != "running" and self._features_stale:
             self._request_features()
+        if state != "running" and self._novelty_stale and self.network is not None:
+            self._novelty_stale = False
+            self._runner.submit("novelty", functools.partial(_fit_detector, self.network))
 
     @Slot(object)
     def set_choice(self, choice):

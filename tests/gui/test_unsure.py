@@ -60,3 +60,21 @@ def test_the_flag_is_refitted_when_the_model_changes(window, qtbot):
     draw_seven(place.canvas)
     qtbot.waitUntil(lambda: place.prediction.answer.text().startswith("Not sure"),
                     timeout=WAIT_MS)
+
+
+def test_the_flag_waits_for_a_pause_while_training_runs(window, qtbot):
+    """The model on show changes every second while training runs: the flag is not
+    refitted for each (a core taken from training), but once training pauses."""
+    place = open_draw_place(window, qtbot)
+    controller = place.controller
+    qtbot.waitUntil(lambda: controller._detector is not None, timeout=WAIT_MS)
+    fits = []
+    original = controller._runner.submit
+    controller._runner.submit = lambda kind, job: (fits.append(kind), original(kind, job))
+    controller.set_training_state("running")
+    controller.show_model(window.controller.current_model().network(), "mid-epoch")
+    controller.show_model(window.controller.current_model().network(), "a second later")
+    assert controller._detector is None and "novelty" not in fits
+    controller.set_training_state("paused")
+    assert fits.count("novelty") == 1
+    qtbot.waitUntil(lambda: controller._detector is not None, timeout=WAIT_MS)
