@@ -165,11 +165,9 @@ def test_an_unwritable_data_folder_is_reported_not_raised(window, qtbot, tmp_pat
     train_epochs(qtbot, window, 1)
     qtbot.waitUntil(lambda: "could not autosave" in status(window), timeout=WAIT_MS)
     assert "not-a-folder" in status(window)
-    # Save model… with the same folder: a status line, then the dialog (cancelled here).
-    monkeypatch.setattr("gui.main_window.QFileDialog.getSaveFileName",
-                        lambda *args, **kwargs: ("", ""))
-    assert window.save_model_file() is False
-    assert "Cannot create" in status(window)
+    # Save model… does not need the data folder: it writes where the person chose.
+    assert window.save_model_file(str(tmp_path / "kept"))
+    assert load_model(tmp_path / "kept.npz")[0].num_params() > 0
 
 
 def test_open_recent_lists_saved_files_and_prunes_missing_ones(window, qtbot, tmp_path):
@@ -359,7 +357,7 @@ def test_the_app_keeps_its_data_where_qt_says(named_app, qtbot, tmp_path):
     assert folder.name == "explainable-cnn"
     assert folder != tmp_path / "xdg-data" / "explainable-cnn"     # not the engine's own guess
     assert paths.mnist_cache_dir() == folder / "mnist"
-    assert new_window(qtbot)._models_dir() == folder / "models"
+    assert autosave_path() == folder / "autosave.npz"
 
 
 def test_qt_and_the_command_line_agree_on_the_data_folder(named_app, tmp_path):

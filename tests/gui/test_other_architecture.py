@@ -88,7 +88,7 @@ def test_every_panel_shows_a_model_of_another_architecture(small_window, qtbot):
     evaluate = open_evaluate_place(window, qtbot)
     assert evaluate.evaluation.features.shape == (1000, 24)
     assert "hidden after ReLU" in evaluate.embedding.plot.titleLabel.text
-    assert "24 units of hidden after ReLU" in evaluate.embedding.widget.toolTip()
+    assert "24 units of hidden after ReLU" in evaluate.embedding.legend.toolTip()
     qtbot.waitUntil(lambda: len(evaluate.embedding.marker.data) == 1, timeout=WAIT_MS)
     for status in (place.method_panel.status, place.features.status):
         assert "fail" not in status.text()
@@ -118,4 +118,4 @@ def test_a_model_differing_only_in_dense_widths_opens_in_the_window(window, qtbo
     evaluate = open_evaluate_place(window, qtbot)
     qtbot.waitUntil(lambda: evaluate.evaluation.features.shape == (1000, 64), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: len(evaluate.embedding.marker.data) == 1, timeout=WAIT_MS)
-    assert "64 units of fc1 after ReLU" in evaluate.embedding.widget.toolTip()
+    assert "64 units of fc1 after ReLU" in evaluate.embedding.legend.toolTip()

@@ -275,7 +275,7 @@ def test_a_1920_by_1080_screen_at_150_percent(tmp_path):
     again in an app scaled by 1.5 (the scale is fixed when the app starts)."""
     env = dict(os.environ, QT_SCALE_FACTOR="1.5")
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                          "-m", "not slow", "-k", "fits or nothing_is_cut", __file__],
+                          "-n", "0", "-m", "not slow", "-k", "fits or nothing_is_cut", __file__],
                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:]
     assert " passed" in run.stdout and "deselected" in run.stdout
