@@ -24,8 +24,8 @@ class BackwardWindow(QDialog):
     def show_image(self, image, label, model):
         """Show ``image (28, 28)``'s backward pass for ``label`` through ``model``
         (a ModelRecord: the weights the step started from), and bring the window up."""
-        self.setWindowTitle(f"Backward pass of a training image (label {label}, "
-                            f"weights before the step: {model.description})")
+        self.setWindowTitle(f"Backward pass of a training image (label {label}; "
+                            f"weights {model.description})")
         self.view.show_pass(model, image, label)
         self.show()
         self.raise_()
