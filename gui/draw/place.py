@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QButtonGroup, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout,
                                QLabel, QMessageBox, QPushButton, QSlider, QSpinBox,
-                               QSplitter, QTabWidget, QToolButton,
+                               QSizePolicy, QSplitter, QTabWidget, QToolButton,
                                QVBoxLayout, QWidget)
 
 from cnn_core.errors import DataError, ImageError
@@ -311,6 +311,11 @@ class DrawExplainPlace(QWidget):
             self.views.setCurrentWidget(self.explain)
             for index in range(self.views.count()):
                 self.views.setTabVisible(index, self.views.widget(index) is self.explain)
+            # The hidden views, in larger type, would widen the window past a 1024-pixel
+            # projector: meanwhile they take the room they are given.
+            self._presented_policies = [(w, w.sizePolicy()) for w in self._hidden_views()]
+            for widget, _ in self._presented_policies:
+                widget.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
             font = self.answer_font()
             font.setPointSizeF(font.pointSizeF() * PRESENTED_ANSWER_SCALE)
             self.prediction.answer.setFont(font)
@@ -327,6 +332,8 @@ class DrawExplainPlace(QWidget):
             split, explain, view, font, canvas, shown, tabs = self._before_presenting
             self._before_presenting = None
             self.views.tabBar().setVisible(True)
+            for widget, policy in self._presented_policies:
+                widget.setSizePolicy(policy)
             for index, visible in enumerate(tabs):
                 self.views.setTabVisible(index, visible)
             for widget, visible in shown.items():
@@ -340,6 +347,11 @@ class DrawExplainPlace(QWidget):
                 splitter.restoreState(state)
                 QTimer.singleShot(0, lambda s=splitter, t=state: s.restoreState(t))
             self.views.setCurrentIndex(view)     # last: the splitters are sized on show
+
+    def _hidden_views(self):
+        """The views presentation mode hides: every one but Explain."""
+        return [self.views.widget(i) for i in range(self.views.count())
+                if self.views.widget(i) is not self.explain]
 
     def answer_font(self):
         """The font of the answer in words (a copy)."""

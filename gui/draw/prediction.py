@@ -37,7 +37,8 @@ class PredictionPanel(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.answer = QLabel(EMPTY_TEXT, alignment=Qt.AlignmentFlag.AlignCenter)
+        # Wraps rather than widen the window (the answer is twice as large when presenting).
+        self.answer = QLabel(EMPTY_TEXT, alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
         self.answer.setObjectName("answer")
         # A font, not a style sheet: a styled label keeps its text colour when the theme changes.
         font = self.answer.font()

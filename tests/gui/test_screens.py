@@ -244,6 +244,11 @@ def test_presentation_mode_enlarges_and_restores(win, qtbot):
     settle(qtbot)
     assert win.tabs.currentWidget() is place and place.views.currentWidget() is place.explain
     assert QApplication.instance().font().pointSizeF() == pytest.approx(before["font"] * 1.4)
+    # Still fits a 1024-pixel projector (the other places in large type would not).
+    assert win.minimumSizeHint().width() <= 1024, [
+        (type(w).__name__, w.minimumSizeHint().toTuple(), w.sizePolicy().horizontalPolicy())
+        for w in [place.explain, place.prediction, place.method_panel] +
+        [place.views.widget(i) for i in range(place.views.count())]]
     assert place.answer_font().pointSizeF() > 1.5 * before["answer"]
     assert not place.teach_box.isVisible() and not place.strip_tabs.isVisible()
     assert not place.views.tabBar().isVisible()
