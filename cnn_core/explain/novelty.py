@@ -272,9 +272,8 @@ def fit_on_sample(network):
     The sample serves every model, one trained on full MNIST too: its digits
     are MNIST training digits, and 60,000 would take a minute to pass.  A fit
     takes one to a few seconds (the thickened copies make it 1.3 to 1.6 times as
-    long: ``bench/novelty_fit.py``),
-    so the last few are kept by the weights they fitted
-    (a fitted detector is only read afterwards, so one can serve many callers).
+    long: ``bench/novelty_fit.py``), so the last few are kept by the weights they
+    fitted (a fitted detector is only read afterwards, so one can serve many callers).
     """
     key = _weights_key(network)
     with _FITTED_LOCK:
