@@ -79,11 +79,11 @@ def run(args):
     deletion = explainer.deletion_curve(explanation).auc[0] if explanation.heatmap.any() else None
     if args.json:
         if args.out is not None:
-            _save(render(explanation), args.out)
+            save_png(render(explanation), args.out)
         print(json.dumps(json_record(explanation, deletion)))
         return 0
     faithfulness = _faithfulness(explainer, explanation, deletion)
-    _save(render(explanation), args.out)        # last: an interrupted run writes nothing
+    save_png(render(explanation), args.out)        # last: an interrupted run writes nothing
     p = explanation.probabilities
     print(f"prediction: {explanation.predicted} ({p[explanation.predicted]:.1%})")
     print(f"explained: {describe(explanation)}")
@@ -185,7 +185,7 @@ def render(explanation, scale=SCALE):
     canvas = Image.new("RGB", (width, height), BACKGROUND)
     canvas.paste(panel, (_MARGIN, _TITLE))
     draw = ImageDraw.Draw(canvas)
-    font = _font(14)
+    font = pil_font(14)
     p = explanation.probabilities[explanation.predicted]
     draw.text((_MARGIN, 6), describe(explanation), fill=TEXT, font=font)
     draw.text((_MARGIN, 6 + _LINE), f"predicted {explanation.predicted} ({p:.1%})", fill=TEXT, font=font)
@@ -218,14 +218,16 @@ def _colour_bar(canvas, draw, table, corner, height, font):
         draw.text((left + _BAR_WIDTH + 6, text_y), f"{value:.1f}", fill=TEXT, font=font)
 
 
-def _font(size):
+def pil_font(size):
+    """Pillow's built-in font at ``size`` pixels (one size on Pillow before 10.1)."""
     try:
         return ImageFont.load_default(size=size)
     except TypeError:           # Pillow < 10.1 has one bitmap size only
         return ImageFont.load_default()
 
 
-def _save(picture, path):
+def save_png(picture, path):
+    """Write a Pillow image as PNG; a failure is a one-line ConfigError."""
     # Written beside the target and renamed over it, so Ctrl+C never leaves half a PNG.
     try:
         with atomic_write(path) as handle:

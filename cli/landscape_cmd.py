@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from cnn_core import paths
-from cnn_core.atomic import atomic_write
 from cnn_core.errors import ConfigError
 from cnn_core.landscape import DEFAULT_IMAGES
 
@@ -158,20 +157,13 @@ def run(args):
     if show:
         sys.stderr.write("\n")
     if args.out is not None:
+        from cli.explain_cmd import save_png
         from cli.landscape_picture import render
         picture = render(grid, points, names, *_labels(plane, args, len(labels)))
-        _save(picture, args.out)
+        save_png(picture, args.out)
     if args.json:
         print(json.dumps(json_record(plane, grid, points, names, files)))
     else:
         print(f"wrote {args.out}")
     return 0
 
-
-def _save(picture, path):
-    # Written beside the target and renamed over it, so Ctrl+C never leaves half a PNG.
-    try:
-        with atomic_write(path) as handle:
-            picture.save(handle, format="PNG")
-    except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -6,9 +6,9 @@ viridis, with a darker line where two bands meet (the contour lines); the path
 is a white line through its points, the model on show a larger vermilion dot.
 """
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
-from cli.explain_cmd import colour_table
+from cli.explain_cmd import colour_table, pil_font
 
 #: Colour bands of the fill, evenly spaced in log(loss): a landscape spans 0.01 to
 #: 100 and more, and the interesting part is the bottom of it.
@@ -24,13 +24,6 @@ CONTOUR_SHADE = 0.55            # a contour line is its band's colour this much 
 _MAX_LABELS = 16
 #: Pixels between two points for both to be named.
 _LABEL_ROOM = 14
-
-
-def _font(size):
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:           # Pillow < 10.1 has one bitmap size only
-        return ImageFont.load_default()
 
 
 def _upsample(values, width, height):
@@ -165,8 +158,8 @@ def render(grid, path, names, title, x_label, y_label):
     canvas = Image.new("RGB", (width, _TOP + PLOT + _BOTTOM), BACKGROUND)
     canvas.paste(Image.fromarray(_fill(grid.loss, table), "RGB"), (_LEFT, _TOP))
     draw = ImageDraw.Draw(canvas)
-    font = _font(13)
-    draw.text((_LEFT, 8), title, fill=TEXT, font=_font(15))
+    font = pil_font(13)
+    draw.text((_LEFT, 8), title, fill=TEXT, font=pil_font(15))
     _axes(canvas, draw, grid.xs, grid.ys, x_label, y_label, font)
     _colour_bar(canvas, draw, grid.loss, table, font)
     # Points off the grid (a random plane's least-squares path) are drawn where they
