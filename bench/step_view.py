@@ -33,19 +33,9 @@ from cnn_core.parallel import default_workers  # noqa: E402
 from cnn_core.step_record import (StepRecorder, before_after, kernel_update,  # noqa: E402
                                   numerical_check)
 from cnn_core.trainer import TrainConfig, Trainer  # noqa: E402
+from train_speed import median_time  # noqa: E402  (bench/ is the script's folder)
 
 BATCH = 64
-
-
-def median_time(function, repeats, warmup=1):
-    for _ in range(warmup):
-        function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def record_overhead(epochs, images):
