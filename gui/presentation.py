@@ -6,7 +6,9 @@ starts in large type on a laptop would look broken. Toggling back restores
 exactly what was on show before (the font, the place, the splitters, the tabs).
 """
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication, QSizePolicy
+from PySide6.QtWidgets import QApplication
+
+from .style import others_give_way, restore_policies
 
 #: How much larger the app's type is in presentation mode.
 FONT_SCALE = 1.4
@@ -43,11 +45,10 @@ class PresentationMode:
             return
         app, window = QApplication.instance(), self._window
         if on:
-            self._before = (app.font(), window.tabs.currentIndex(), self._other_places())
             # The other places, in larger type, would make the window wider than a
             # 1024-pixel projector: while presenting they take the room they are given.
-            for widget, policy in self._before[2]:
-                widget.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+            self._before = (app.font(), window.tabs.currentIndex(),
+                            others_give_way(window.tabs, window.draw_place))
             font = app.font()
             font.setPointSizeF(font.pointSizeF() * FONT_SCALE)
             app.setFont(font)
@@ -56,8 +57,7 @@ class PresentationMode:
         else:
             font, place, others = self._before
             self._before = None
-            for widget, policy in others:
-                widget.setSizePolicy(policy)
+            restore_policies(others)
             # The type first, so the splitters are restored with the sizes the panels
             # take at that type; on show while its panels come back, so its splitters
             # can size them.
@@ -67,8 +67,3 @@ class PresentationMode:
             window.tabs.setCurrentIndex(place)
         self.action.setChecked(on)
 
-    def _other_places(self):
-        """``(place, its size policy)`` of every place but Draw & Explain."""
-        tabs = self._window.tabs
-        return [(tabs.widget(i), tabs.widget(i).sizePolicy()) for i in range(tabs.count())
-                if tabs.widget(i) is not self._window.draw_place]

@@ -6,7 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QGuiApplication, QPalette
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from .theme import is_dark
 
@@ -191,3 +191,22 @@ def set_decade_ticks(axis, low, high):
     """
     decades = range(int(low), int(high) + 1)
     axis.setTicks([[(d, f"{10.0 ** d:g}") for d in decades], []])
+
+
+def others_give_way(tabs, kept):
+    """Let every page of the QTabWidget ``tabs`` but ``kept`` take whatever room it is given
+    (size policy Ignored), so hidden pages do not set the window's minimum size.
+
+    Returns ``[(page, its former QSizePolicy)]`` for :func:`restore_policies`.
+    """
+    pages = [tabs.widget(i) for i in range(tabs.count()) if tabs.widget(i) is not kept]
+    saved = [(page, page.sizePolicy()) for page in pages]
+    for page in pages:
+        page.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+    return saved
+
+
+def restore_policies(saved):
+    """Put back the size policies :func:`others_give_way` changed."""
+    for widget, policy in saved:
+        widget.setSizePolicy(policy)

@@ -11,12 +11,13 @@ from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QButtonGroup, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout,
                                QLabel, QMessageBox, QPushButton, QSlider, QSpinBox,
-                               QSizePolicy, QSplitter, QTabWidget, QToolButton,
+                               QSplitter, QTabWidget, QToolButton,
                                QVBoxLayout, QWidget)
 
 from cnn_core.errors import DataError, ImageError
 
 from ..network.panel import NetworkPanel
+from ..style import others_give_way, restore_policies
 from .activations import ActivationGrids, shown_layers
 from .backward_tab import BackwardTab
 from .cams import CamStrip
@@ -313,9 +314,7 @@ class DrawExplainPlace(QWidget):
                 self.views.setTabVisible(index, self.views.widget(index) is self.explain)
             # The hidden views, in larger type, would widen the window past a 1024-pixel
             # projector: meanwhile they take the room they are given.
-            self._presented_policies = [(w, w.sizePolicy()) for w in self._hidden_views()]
-            for widget, _ in self._presented_policies:
-                widget.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+            self._presented_policies = others_give_way(self.views, self.explain)
             font = self.answer_font()
             font.setPointSizeF(font.pointSizeF() * PRESENTED_ANSWER_SCALE)
             self.prediction.answer.setFont(font)
@@ -332,8 +331,7 @@ class DrawExplainPlace(QWidget):
             split, explain, view, font, canvas, shown, tabs = self._before_presenting
             self._before_presenting = None
             self.views.tabBar().setVisible(True)
-            for widget, policy in self._presented_policies:
-                widget.setSizePolicy(policy)
+            restore_policies(self._presented_policies)
             for index, visible in enumerate(tabs):
                 self.views.setTabVisible(index, visible)
             for widget, visible in shown.items():
@@ -347,11 +345,6 @@ class DrawExplainPlace(QWidget):
                 splitter.restoreState(state)
                 QTimer.singleShot(0, lambda s=splitter, t=state: s.restoreState(t))
             self.views.setCurrentIndex(view)     # last: the splitters are sized on show
-
-    def _hidden_views(self):
-        """The views presentation mode hides: every one but Explain."""
-        return [self.views.widget(i) for i in range(self.views.count())
-                if self.views.widget(i) is not self.explain]
 
     def answer_font(self):
         """The font of the answer in words (a copy)."""
